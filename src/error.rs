@@ -1,0 +1,20 @@
+//! The crate's top-level error.
+//!
+//! Each module has its own [`thiserror`] enum carrying the numbers and names
+//! needed to act on a failure; [`Error`] wraps them so that an embedder can use
+//! one `?` across modules. It is `#[non_exhaustive]`: new modules add variants.
+
+use crate::ipvs::sched::SchedError;
+use crate::ipvs::service::ServiceError;
+
+/// Any error lvskit returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An invalid virtual service or real server (see [`ServiceError`]).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A scheduler could not be built (see [`SchedError`]).
+    #[error(transparent)]
+    Sched(#[from] SchedError),
+}

@@ -1,0 +1,49 @@
+//! # lvskit
+//!
+//! The Linux Virtual Server (IPVS) and Keepalived stack as an embeddable Rust
+//! library. Every module here is *sans-IO*: no sockets, no clock reads, no
+//! threads and no global state. Inputs carry an explicit `now: Instant`,
+//! randomness comes from a seeded RNG handed in at construction, and outputs
+//! are values for the caller (or one of the optional backends) to carry out.
+//!
+//! | module | what it gives you |
+//! |---|---|
+//! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers choosing exactly what the kernel would |
+//! | [`error`] | the crate's top-level error, wrapping each module's own |
+//!
+//! ## Quick start: pick a real server like the kernel's `rr` would
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use std::time::Instant;
+//! use lvskit::ipvs::{DestConfig, Flow, Protocol, Service, ServiceConfig, ServiceKey};
+//!
+//! let vip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+//! let key = ServiceKey::addr(Protocol::Tcp, vip, 80);
+//! let mut svc = Service::new(ServiceConfig::new(key, "rr"), 0)?;
+//! svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 80).weight(3))?;
+//! svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 80).weight(1))?;
+//!
+//! let flow = Flow::new(Protocol::Tcp, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)), 40000, vip, 80);
+//! let dest = svc.schedule(&flow, Instant::now()).expect("a server is available");
+//! // rr starts at the head of the kernel's list: the most recently added.
+//! assert_eq!(dest.addr(), IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)));
+//! # Ok::<(), lvskit::Error>(())
+//! ```
+//!
+//! ## Cargo features
+//!
+//! * `netlink`: program the kernel's IPVS over generic netlink and manage
+//!   addresses over rtnetlink (Linux only).
+//! * `raw-socket`: VRRP over IP protocol 112, gratuitous ARP and unsolicited
+//!   neighbour advertisements (Linux only).
+//!
+//! Neither is on by default; the pure core builds on any OS.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod error;
+pub mod ipvs;
+
+pub use error::Error;
