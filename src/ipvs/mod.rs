@@ -8,6 +8,9 @@
 //! * [`flow`]: the packet's view a scheduler decides on.
 //! * [`sched`]: the [`Scheduler`](sched::Scheduler) trait and the fourteen
 //!   kernel schedulers, found by their kernel names.
+//! * [`stats`] and [`snapshot`]: counters, rates, and the plain-value view of
+//!   a whole table (services, servers, timeouts, sync daemons) that backends
+//!   return and `ipvsadm` listings render.
 //!
 //! Everything here is pure and single-owner (`&mut self`); the counters inside
 //! a [`Dest`] are atomics because connection tables on several threads update
@@ -17,7 +20,11 @@ pub mod dest;
 pub mod flow;
 pub mod sched;
 pub mod service;
+pub mod snapshot;
+pub mod stats;
 
 pub use dest::{ConnCounters, Dest, DestConfig, ForwardMethod, TunnelCsum, TunnelKind, TunnelParams};
 pub use flow::{Flow, Protocol};
 pub use service::{Family, PersistMask, Persistence, Service, ServiceConfig, ServiceError, ServiceFlags, ServiceKey};
+pub use snapshot::{DaemonConfig, DaemonRole, DestSnapshot, IpvsInfo, ServiceSnapshot, Timeouts};
+pub use stats::{Rates, Stats};
