@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::dest::{Dest, DestConfig};
+use super::dest::{Dest, DestConfig, LoadWatch};
 use super::flow::{Flow, Protocol};
 use super::sched::{self, SchedError, SchedParams, SchedRequest, Scheduler};
 
@@ -421,6 +421,15 @@ pub enum ServiceError {
         /// The key in the edit.
         to: ServiceKey,
     },
+    /// The real server belongs to another service (only a server removed
+    /// from this service can be restored into it).
+    #[error("real server {dest} belongs to another service than {service}")]
+    ForeignDest {
+        /// The real server.
+        dest: SocketAddr,
+        /// The service it was offered to.
+        service: ServiceKey,
+    },
     /// The scheduler could not be built.
     #[error(transparent)]
     Sched(#[from] SchedError),
@@ -429,29 +438,65 @@ pub enum ServiceError {
 /// A virtual service at run time: its configuration, its real servers in
 /// kernel list order (newest first), and its scheduler.
 ///
-/// Memory: the config, one `Arc<Dest>` per real server, and the scheduler's
-/// own state (see each scheduler's doc).
+/// The service also carries the change queue through which its servers'
+/// counters and overload flags reach an indexed scheduler (see
+/// [`Scheduler::tracks_load`]): [`schedule`](Self::schedule) drains it before
+/// each pick, so a pick always sees every change made before it.
+///
+/// Memory: the config, one `Arc<Dest>` and 12 bytes of bookkeeping per real
+/// server, and the scheduler's own state (see each scheduler's doc).
 #[derive(Debug)]
 pub struct Service {
     config: ServiceConfig,
     dests: Vec<Arc<Dest>>,
     scheduler: Box<dyn Scheduler>,
     params: SchedParams,
+    tracks_load: bool,
+    watch: Arc<LoadWatch>,
+    /// Per slot: the server's position counted from the tail of `dests`
+    /// (stable when servers are added at the head), or `FREE_SLOT`.
+    slot_tail: Vec<u32>,
+    free_slots: Vec<u32>,
+    /// Where drained slots land; swapped with the watch's queue.
+    scratch: Vec<u32>,
 }
+
+const FREE_SLOT: u32 = u32::MAX;
 
 impl Service {
     /// Builds a service after validating it; `seed` seeds the scheduler's
-    /// RNG (only twos draws from it).
+    /// RNG (only twos draws from it). Other scheduler parameters take their
+    /// kernel defaults.
     pub fn new(config: ServiceConfig, seed: u64) -> Result<Self, ServiceError> {
-        Self::with_params(config, SchedParams { seed })
+        Self::with_params(config, SchedParams { seed, ..SchedParams::default() })
     }
 
     /// Builds a service with explicit scheduler parameters.
     pub fn with_params(config: ServiceConfig, params: SchedParams) -> Result<Self, ServiceError> {
         config.validate()?;
-        let mut scheduler = sched::new(&config.scheduler, &params)?;
-        scheduler.init(&[]);
-        Ok(Service { config, dests: Vec::new(), scheduler, params })
+        let scheduler = Self::build_scheduler(&config, &params, &[])?;
+        Ok(Service {
+            tracks_load: scheduler.tracks_load(),
+            config,
+            dests: Vec::new(),
+            scheduler,
+            params,
+            watch: Arc::new(LoadWatch::default()),
+            slot_tail: Vec::new(),
+            free_slots: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    fn build_scheduler(
+        config: &ServiceConfig,
+        params: &SchedParams,
+        dests: &[Arc<Dest>],
+    ) -> Result<Box<dyn Scheduler>, ServiceError> {
+        let mut scheduler = sched::new(&config.scheduler, params)?;
+        scheduler.set_family(config.key.family());
+        scheduler.init(dests);
+        Ok(scheduler)
     }
 
     /// The configuration.
@@ -462,6 +507,11 @@ impl Service {
     /// The key.
     pub fn key(&self) -> ServiceKey {
         self.config.key
+    }
+
+    /// The scheduler parameters the service was built with.
+    pub fn sched_params(&self) -> &SchedParams {
+        &self.params
     }
 
     /// The real servers, most recently added first (the kernel's order).
@@ -492,12 +542,35 @@ impl Service {
         }
         config.validate()?;
         if config.scheduler != self.config.scheduler {
-            let mut scheduler = sched::new(&config.scheduler, &self.params)?;
-            scheduler.init(&self.dests);
+            // The new scheduler reads every server afresh: forget queued
+            // changes and re-arm every server before it does.
+            self.watch.clear();
+            for d in &self.dests {
+                d.rearm();
+            }
+            let scheduler = Self::build_scheduler(&config, &self.params, &self.dests)?;
+            self.tracks_load = scheduler.tracks_load();
             self.scheduler = scheduler;
         }
         self.config = config;
         Ok(())
+    }
+
+    /// Gives `dest`, about to be linked at the head, a slot and arms its
+    /// change notifications.
+    fn adopt(&mut self, dest: &Dest) {
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slot_tail.push(FREE_SLOT);
+                (self.slot_tail.len() - 1) as u32
+            }
+        };
+        self.slot_tail[slot as usize] = self.dests.len() as u32;
+        let n = self.slot_tail.len() + 1;
+        self.watch.reserve(n);
+        self.scratch.reserve(n.saturating_sub(self.scratch.len()));
+        dest.adopt(&self.watch, slot);
     }
 
     /// Adds a real server (`ipvsadm -a`) at the head of the list.
@@ -507,6 +580,7 @@ impl Service {
             return Err(ServiceError::DestExists { dest: cfg.socket_addr() });
         }
         let dest = Arc::new(Dest::new(&cfg));
+        self.adopt(&dest);
         self.dests.insert(0, Arc::clone(&dest));
         self.scheduler.add_dest(&self.dests, 0);
         Ok(dest)
@@ -515,6 +589,7 @@ impl Service {
     /// Puts back a real server that was removed but is still referenced (the
     /// kernel's "trash" revival in `ip_vs_add_dest`): its counters are kept,
     /// its settings replaced by `cfg`, and it goes to the head of the list.
+    /// As in the kernel, only a server of this service can come back.
     pub fn restore_dest(&mut self, dest: Arc<Dest>, cfg: DestConfig) -> Result<(), ServiceError> {
         cfg.validate(self.config.key.family())?;
         if dest.socket_addr() != cfg.socket_addr() {
@@ -523,7 +598,11 @@ impl Service {
         if self.index_of(cfg.socket_addr()).is_some() {
             return Err(ServiceError::DestExists { dest: cfg.socket_addr() });
         }
-        dest.update(&cfg);
+        if !dest.adoptable_by(&self.watch) {
+            return Err(ServiceError::ForeignDest { dest: cfg.socket_addr(), service: self.config.key });
+        }
+        dest.update(&cfg, true);
+        self.adopt(&dest);
         self.dests.insert(0, dest);
         self.scheduler.add_dest(&self.dests, 0);
         Ok(())
@@ -533,19 +612,49 @@ impl Service {
     pub fn edit_dest(&mut self, cfg: DestConfig) -> Result<(), ServiceError> {
         cfg.validate(self.config.key.family())?;
         let i = self.index_of(cfg.socket_addr()).ok_or(ServiceError::NoSuchDest { dest: cfg.socket_addr() })?;
-        self.dests[i].update(&cfg);
+        self.dests[i].update(&cfg, false);
         self.scheduler.update_dest(&self.dests, i);
         Ok(())
     }
 
     /// Removes a real server (`ipvsadm -d`). The returned entry is marked
-    /// unavailable; connections that still point at it keep it alive.
+    /// unavailable; connections that still point at it keep it alive, and
+    /// [`restore_dest`](Self::restore_dest) can bring it back.
     pub fn del_dest(&mut self, addr: SocketAddr) -> Result<Arc<Dest>, ServiceError> {
         let i = self.index_of(addr).ok_or(ServiceError::NoSuchDest { dest: addr })?;
         let dest = self.dests.remove(i);
         dest.set_available(false);
+        dest.orphan();
+        let tail = (self.dests.len() - i) as u32;
+        for t in &mut self.slot_tail {
+            if *t != FREE_SLOT && *t > tail {
+                *t -= 1;
+            }
+        }
+        let slot = dest.slot();
+        self.slot_tail[slot as usize] = FREE_SLOT;
+        self.free_slots.push(slot);
         self.scheduler.del_dest(&self.dests, &dest, i);
         Ok(dest)
+    }
+
+    /// Hands the scheduler every server whose load changed since the last
+    /// pick. Allocates nothing.
+    fn sync_load(&mut self) {
+        if !self.watch.drain(&mut self.scratch) {
+            return;
+        }
+        let n = self.dests.len();
+        for &slot in &self.scratch {
+            let tail = self.slot_tail.get(slot as usize).copied().unwrap_or(FREE_SLOT);
+            if tail == FREE_SLOT || tail as usize >= n {
+                continue; // a server that has left since it queued its slot
+            }
+            let i = n - 1 - tail as usize;
+            self.dests[i].rearm();
+            self.scheduler.load_changed(&self.dests, i);
+        }
+        self.scratch.clear();
     }
 
     /// Asks the scheduler for a real server for `flow` (the call
@@ -553,6 +662,9 @@ impl Service {
     /// nothing.
     #[inline]
     pub fn schedule(&mut self, flow: &Flow, now: Instant) -> Option<&Arc<Dest>> {
+        if self.tracks_load {
+            self.sync_load();
+        }
         let req = SchedRequest { dests: &self.dests, flow, flags: self.config.flags, now };
         let i = self.scheduler.schedule(&req)?;
         self.dests.get(i)
