@@ -17,4 +17,8 @@ pub enum Error {
     /// A scheduler could not be built (see [`SchedError`]).
     #[error(transparent)]
     Sched(#[from] SchedError),
+    /// A VRRP packet that does not decode or encode (see
+    /// [`crate::wire::vrrp::Error`]).
+    #[error(transparent)]
+    VrrpWire(#[from] crate::wire::vrrp::Error),
 }

@@ -9,6 +9,7 @@
 //! | module | what it gives you |
 //! |---|---|
 //! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers choosing exactly what the kernel would |
+//! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
 //! ## Quick start: pick a real server like the kernel's `rr` would
@@ -45,6 +46,7 @@
 
 pub mod error;
 pub mod ipvs;
+pub mod wire;
 
 pub use error::Error;
 
