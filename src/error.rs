@@ -4,6 +4,7 @@
 //! needed to act on a failure; [`Error`] wraps them so that an embedder can use
 //! one `?` across modules. It is `#[non_exhaustive]`: new modules add variants.
 
+use crate::backend::BackendError;
 use crate::ipvs::sched::SchedError;
 use crate::ipvs::service::ServiceError;
 
@@ -21,4 +22,7 @@ pub enum Error {
     /// [`crate::wire::vrrp::Error`]).
     #[error(transparent)]
     VrrpWire(#[from] crate::wire::vrrp::Error),
+    /// A backend call failed (see [`BackendError`]).
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }

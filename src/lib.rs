@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers choosing exactly what the kernel would |
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
+//! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
 //! ## Quick start: pick a real server like the kernel's `rr` would
@@ -44,6 +45,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backend;
 pub mod error;
 pub mod ipvs;
 pub mod wire;
