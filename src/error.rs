@@ -5,6 +5,7 @@
 //! one `?` across modules. It is `#[non_exhaustive]`: new modules add variants.
 
 use crate::backend::BackendError;
+use crate::config::ConfigError;
 use crate::ipvs::sched::SchedError;
 use crate::ipvs::service::ServiceError;
 
@@ -25,4 +26,7 @@ pub enum Error {
     /// A backend call failed (see [`BackendError`]).
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// A configuration that cannot be run (see [`ConfigError`]).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }

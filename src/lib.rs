@@ -46,6 +46,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
+pub mod config;
 pub mod error;
 pub mod ipvs;
 pub mod wire;

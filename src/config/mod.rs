@@ -1,0 +1,181 @@
+//! Configuration: `keepalived.conf` as keepalived 2.2.7 reads it, and the
+//! `ipvsadm` rule formats.
+//!
+//! Reading a `keepalived.conf` goes through three stages, each usable on its
+//! own:
+//!
+//! 1. [`lexer`]: keepalived's line reader, with comments, `@id` conditional
+//!    lines, `$NAME` definitions, `~SEQ`/`~LST` expansion and `include`s
+//!    (through a [`Loader`], so files can come from memory);
+//! 2. [`tree`]: the directive tree with byte spans ([`Document`]);
+//! 3. lowering into the typed [`Config`] ([`model`]), with keepalived's
+//!    defaults and checks.
+//!
+//! Problems never stop loading: every one of them becomes a [`Diagnostic`]
+//! (file, line, column, source line and caret), marked with how keepalived
+//! itself treats it. [`Loaded::into_result`] separates what keepalived would
+//! still run (a [`Config`] with its warnings) from what it cannot run
+//! ([`ConfigError`]).
+//!
+//! ```
+//! use lvskit::config::{load_str, LoadOptions};
+//!
+//! let text = "\
+//! virtual_server 192.0.2.1 80 {
+//!     lvs_sched rr
+//!     lvs_method DR
+//!     protocol TCP
+//!     real_server 198.51.100.1 80 {
+//!         weight 2
+//!         TCP_CHECK {
+//!             connect_timeout 3
+//!         }
+//!     }
+//! }
+//! ";
+//! let loaded = load_str("keepalived.conf", text, &LoadOptions::default());
+//! assert!(loaded.diagnostics.is_empty());
+//! let (service, dests) = &loaded.config.ipvs_services()[0];
+//! assert_eq!(service.scheduler, "rr");
+//! assert_eq!(dests[0].weight, 2);
+//! assert_eq!(loaded.config.virtual_servers[0].real_servers[0].checkers[0].retry, 1);
+//! ```
+//!
+//! The `ipvsadm` formats (save/restore rules, command lines and `ipvsadm
+//! -L` listings) are in [`ipvsadm`].
+
+pub mod diag;
+pub mod dump;
+
+pub mod keywords;
+pub mod lexer;
+pub mod loader;
+mod lower;
+pub mod model;
+pub mod source;
+pub mod tree;
+
+use std::fmt;
+
+pub use diag::{Abort, ConfigErr, Diagnostic, KeepalivedVerdict, Pass, Severity, keepalived_verdict};
+pub use loader::{FileKind, FsLoader, LoadError, Loader, MemoryLoader};
+pub use lower::{HostInfo, split_quoted_escaped};
+pub use model::*;
+pub use source::{FileId, Location, SourceFile, SourceMap, Span};
+pub use tree::{Block, Directive, Document, Word};
+
+/// How to read a configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The configuration id `@ID` lines are compared with (`keepalived -i`;
+    /// keepalived uses the host name when not given). `None` keeps only
+    /// `@^ID` lines.
+    pub config_id: Option<String>,
+    /// What is known about the host (interfaces).
+    pub host: HostInfo,
+    /// The working directory, for relative paths in `$_PWD` when the main
+    /// file's path has no directory.
+    pub cwd: String,
+    /// Seed of `${_RANDOM}` (keepalived seeds from the clock or
+    /// `random_seed`; lvskit is deterministic).
+    pub random_seed: u64,
+}
+
+/// A loaded configuration: its document, what it means, and every problem.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The directive tree and its sources.
+    pub document: Document,
+    /// The typed configuration (what keepalived would run, as far as it
+    /// could be read).
+    pub config: Config,
+    /// Every problem found, in the order found, with locations resolved.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Whether any problem is an error (keepalived would not run it).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// What `keepalived -t` (2.2.7) would do with the same file.
+    pub fn keepalived_verdict(&self) -> KeepalivedVerdict {
+        keepalived_verdict(&self.diagnostics)
+    }
+
+    /// The configuration with its warnings if nothing is an error, else
+    /// every diagnostic.
+    pub fn into_result(self) -> Result<Checked, ConfigError> {
+        if self.has_errors() {
+            Err(ConfigError { diagnostics: self.diagnostics })
+        } else {
+            Ok(Checked { config: self.config, warnings: self.diagnostics })
+        }
+    }
+}
+
+/// A configuration keepalived would run, with the warnings found.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The configuration.
+    pub config: Config,
+    /// Warnings (keepalived's and lvskit's).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A configuration that cannot be run: every diagnostic (errors and
+/// warnings), in order.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// All diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ConfigError {
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors().count();
+        writeln!(f, "configuration has {n} error{}", if n == 1 { "" } else { "s" })?;
+        for d in &self.diagnostics {
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the directive tree of `path` (and its includes) without lowering
+/// it. Diagnostics are those of reading (quotes, braces, includes,
+/// definitions).
+pub fn parse<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> (Document, Vec<Diagnostic>) {
+    let lex =
+        lexer::LexOptions { config_id: opts.config_id.clone(), cwd: opts.cwd.clone(), random_seed: opts.random_seed };
+    let mut pp = lexer::Preprocessor::new(loader, lex);
+    pp.open_main(path);
+    let doc = tree::parse(&mut pp);
+    (doc, pp.diags)
+}
+
+/// Loads `path` through `loader`: reads, lowers and checks it.
+pub fn load<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> Loaded {
+    let (document, mut diagnostics) = parse(path, loader, opts);
+    let (config, more) = lower::lower(&document, &opts.host);
+    diagnostics.extend(more);
+    for d in &mut diagnostics {
+        d.resolve(document.sources());
+    }
+    Loaded { document, config, diagnostics }
+}
+
+/// Loads a configuration held in a string (its includes, if any, resolve
+/// against an empty file system). `name` is the file name diagnostics show.
+pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
+    let loader = MemoryLoader::new().with(name, text);
+    load(name, &loader, opts)
+}

@@ -1,0 +1,575 @@
+//! The directive tree: each logical line's words (keepalived's `strvec`) with
+//! their spans, nested by `{` `}`.
+//!
+//! keepalived splits a line into words at blanks; a word that starts with `"`
+//! runs to the next `"` (no escapes) and a bare word stops at a `"`
+//! (`alloc_strvec_r`, `lib/parser.c`). A line whose first word is `{` opens a
+//! block for the directive on the line before it, `}` closes the innermost
+//! one. The tree knows nothing about keywords: [`lower`](super::lower) gives
+//! it meaning.
+//!
+//! Memory: one [`Node`] per directive (a few dozen bytes) and one word entry
+//! per word; word texts that are verbatim copies of the source (almost all)
+//! are ranges into it, the rest (substitutions) share one string buffer.
+
+use std::fmt;
+
+use super::diag::{ConfigErr, Diagnostic};
+use super::lexer::{LineBuf, Preprocessor};
+use super::loader::Loader;
+use super::source::{FileId, SourceMap, Span};
+
+#[derive(Debug, Clone, Copy)]
+enum TextRef {
+    Src { file: u32, start: u32, len: u32 },
+    Own { start: u32, len: u32 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WordData {
+    text: TextRef,
+    span: Span,
+    quoted: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    first_word: u32,
+    nwords: u32,
+    /// Index one past this node's last descendant.
+    end: u32,
+    raw: TextRef,
+    line: Span,
+    block: Option<(Span, Option<Span>)>,
+}
+
+/// A parsed configuration: its sources and its directives.
+pub struct Document {
+    sources: SourceMap,
+    nodes: Vec<Node>,
+    words: Vec<WordData>,
+    owned: String,
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document").field("files", &self.sources.len()).field("directives", &self.nodes.len()).finish()
+    }
+}
+
+impl Document {
+    /// The source files.
+    pub fn sources(&self) -> &SourceMap {
+        &self.sources
+    }
+
+    /// The top-level directives.
+    pub fn root(&self) -> Block<'_> {
+        Block { doc: self, start: 0, end: self.nodes.len() as u32, open: None, close: None }
+    }
+
+    /// Number of directives at all levels.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there is no directive.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn text(&self, t: TextRef) -> &str {
+        match t {
+            TextRef::Src { file, start, len } => {
+                let s = self.sources.file(FileId(file)).text();
+                &s[start as usize..(start + len) as usize]
+            }
+            TextRef::Own { start, len } => &self.owned[start as usize..(start + len) as usize],
+        }
+    }
+}
+
+/// One word of a directive.
+#[derive(Debug, Clone, Copy)]
+pub struct Word<'d> {
+    text: &'d str,
+    span: Span,
+    quoted: bool,
+}
+
+impl<'d> Word<'d> {
+    /// The word's text (without quotes; substitutions applied).
+    pub fn as_str(&self) -> &'d str {
+        self.text
+    }
+
+    /// Where it is (quotes included).
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// Whether it was written in double quotes.
+    pub fn is_quoted(&self) -> bool {
+        self.quoted
+    }
+}
+
+impl fmt::Display for Word<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
+impl PartialEq<&str> for Word<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+/// One directive: a keyword, its arguments, and maybe a block.
+#[derive(Clone, Copy)]
+pub struct Directive<'d> {
+    doc: &'d Document,
+    idx: u32,
+}
+
+impl fmt::Debug for Directive<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Directive").field("words", &self.words().map(|w| w.as_str()).collect::<Vec<_>>()).finish()
+    }
+}
+
+impl<'d> Directive<'d> {
+    fn node(&self) -> &'d Node {
+        &self.doc.nodes[self.idx as usize]
+    }
+
+    fn word_at(&self, i: u32) -> Word<'d> {
+        let w = self.doc.words[i as usize];
+        Word { text: self.doc.text(w.text), span: w.span, quoted: w.quoted }
+    }
+
+    /// The keyword (first word).
+    pub fn name(&self) -> &'d str {
+        self.word_at(self.node().first_word).text
+    }
+
+    /// The keyword as a word.
+    pub fn name_word(&self) -> Word<'d> {
+        self.word_at(self.node().first_word)
+    }
+
+    /// The keyword's span.
+    pub fn name_span(&self) -> Span {
+        self.word_at(self.node().first_word).span
+    }
+
+    /// Number of arguments (words after the keyword).
+    pub fn nargs(&self) -> usize {
+        self.node().nwords as usize - 1
+    }
+
+    /// Argument `i` (0 is the first word after the keyword).
+    pub fn arg(&self, i: usize) -> Option<Word<'d>> {
+        let n = self.node();
+        (i + 1 < n.nwords as usize).then(|| self.word_at(n.first_word + 1 + i as u32))
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = Word<'d>> + 'd {
+        let n = *self.node();
+        let d = *self;
+        (n.first_word + 1..n.first_word + n.nwords).map(move |i| d.word_at(i))
+    }
+
+    /// All words, keyword first.
+    pub fn words(&self) -> impl ExactSizeIterator<Item = Word<'d>> + 'd {
+        let n = *self.node();
+        let d = *self;
+        (n.first_word..n.first_word + n.nwords).map(move |i| d.word_at(i))
+    }
+
+    /// The span from the keyword to the last argument.
+    pub fn span(&self) -> Span {
+        let n = self.node();
+        let first = self.word_at(n.first_word).span;
+        let last = self.word_at(n.first_word + n.nwords - 1).span;
+        first.to(last)
+    }
+
+    /// The span of the whole source line the directive is on.
+    pub fn line_span(&self) -> Span {
+        self.node().line
+    }
+
+    /// The logical line as keepalived hands it to keyword handlers
+    /// (`buf_extern`): after comments, conditionals and substitutions, before
+    /// word splitting. Script keywords re-split it with escapes.
+    pub fn raw(&self) -> &'d str {
+        self.doc.text(self.node().raw)
+    }
+
+    /// The block, if the directive has one.
+    pub fn block(&self) -> Option<Block<'d>> {
+        let n = self.node();
+        n.block.map(|(open, close)| Block { doc: self.doc, start: self.idx + 1, end: n.end, open: Some(open), close })
+    }
+}
+
+/// The directives of one block (or of the whole file).
+#[derive(Clone, Copy)]
+pub struct Block<'d> {
+    doc: &'d Document,
+    start: u32,
+    end: u32,
+    open: Option<Span>,
+    close: Option<Span>,
+}
+
+impl fmt::Debug for Block<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'d> Block<'d> {
+    /// The directives directly in this block, in order.
+    pub fn iter(&self) -> Directives<'d> {
+        Directives { doc: self.doc, next: self.start, end: self.end }
+    }
+
+    /// Whether the block holds no directive.
+    pub fn is_empty(&self) -> bool {
+        self.start >= self.end
+    }
+
+    /// The `{` (none for the file's top level).
+    pub fn open_span(&self) -> Option<Span> {
+        self.open
+    }
+
+    /// The `}` (none for the top level, or when it is missing).
+    pub fn close_span(&self) -> Option<Span> {
+        self.close
+    }
+}
+
+impl<'d> IntoIterator for Block<'d> {
+    type Item = Directive<'d>;
+    type IntoIter = Directives<'d>;
+    fn into_iter(self) -> Directives<'d> {
+        self.iter()
+    }
+}
+
+/// Iterator over a block's directives.
+#[derive(Clone)]
+pub struct Directives<'d> {
+    doc: &'d Document,
+    next: u32,
+    end: u32,
+}
+
+impl<'d> Iterator for Directives<'d> {
+    type Item = Directive<'d>;
+    fn next(&mut self) -> Option<Directive<'d>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let idx = self.next;
+        self.next = self.doc.nodes[idx as usize].end;
+        Some(Directive { doc: self.doc, idx })
+    }
+}
+
+enum Frame {
+    Real(u32),
+    /// An unexpected `{`: its contents stay at the enclosing level.
+    Phantom(Span),
+}
+
+/// Builds the tree from the preprocessor's lines.
+struct Builder {
+    nodes: Vec<Node>,
+    words: Vec<WordData>,
+    owned: String,
+    frames: Vec<Frame>,
+    attachable: Option<u32>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder { nodes: Vec::new(), words: Vec::new(), owned: String::new(), frames: Vec::new(), attachable: None }
+    }
+
+    fn text_ref(&mut self, buf: &LineBuf, start: usize, end: usize) -> (TextRef, Span) {
+        let (span, verbatim) = buf.span_of(start, end);
+        if verbatim {
+            (TextRef::Src { file: span.file.0, start: span.start, len: span.len() }, span)
+        } else {
+            let s = self.owned.len() as u32;
+            self.owned.push_str(&buf.text[start..end]);
+            (TextRef::Own { start: s, len: (end - start) as u32 }, span)
+        }
+    }
+
+    /// keepalived's `alloc_strvec_r`: pushes the line's words; returns how
+    /// many, and reports an unmatched quote.
+    fn split_words<L: Loader + ?Sized>(&mut self, buf: &LineBuf, pp: &mut Preprocessor<'_, L>) -> u32 {
+        let b = buf.text.as_bytes();
+        let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\x0c' | b'\n' | b'\r' | b'\x0b');
+        let mut i = 0;
+        let mut n = 0;
+        loop {
+            while i < b.len() && ws(b[i]) {
+                i += 1;
+            }
+            if i >= b.len() {
+                break;
+            }
+            if b[i] == b'"' {
+                let Some(close) = b[i + 1..].iter().position(|&c| c == b'"').map(|j| i + 1 + j) else {
+                    let (span, _) = buf.span_of(i, b.len());
+                    let line = buf.line_span;
+                    // decomment() may have reported the same quote already.
+                    let reported = pp
+                        .diags
+                        .last()
+                        .and_then(|d| d.span)
+                        .is_some_and(|s| s.file == line.file && s.start >= line.start && s.start <= line.end);
+                    if !reported {
+                        pp.diags.push(
+                            Diagnostic::keepalived(ConfigErr::UnmatchedQuote, pp.pass, Some(span), "unmatched quote")
+                                .with_help("close the string with `\"`; keepalived drops the rest of the line from the quote on"),
+                        );
+                    }
+                    break;
+                };
+                let (text, _) = self.text_ref(buf, i + 1, close);
+                let (span, _) = buf.span_of(i, close + 1);
+                self.words.push(WordData { text, span, quoted: true });
+                i = close + 1;
+            } else {
+                let s = i;
+                while i < b.len() && !ws(b[i]) && b[i] != b'"' {
+                    i += 1;
+                }
+                let (text, span) = self.text_ref(buf, s, i);
+                self.words.push(WordData { text, span, quoted: false });
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Reads every line of `pp` into the tree.
+    fn build<L: Loader + ?Sized>(mut self, pp: &mut Preprocessor<'_, L>) -> (Vec<Node>, Vec<WordData>, String) {
+        let mut buf = LineBuf::default();
+        while pp.next_line(&mut buf) {
+            let first_word = self.words.len() as u32;
+            let n = self.split_words(&buf, pp);
+            if n == 0 {
+                continue;
+            }
+            let first = self.words[first_word as usize];
+            let is = |s: &str, b: &Builder| match first.text {
+                TextRef::Src { file, start, len } => {
+                    &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize] == s
+                }
+                TextRef::Own { start, len } => &b.owned[start as usize..(start + len) as usize] == s,
+            };
+            if is("{", &self) {
+                self.words.truncate(first_word as usize);
+                match self.attachable.take() {
+                    Some(idx) => {
+                        self.nodes[idx as usize].block = Some((first.span, None));
+                        self.frames.push(Frame::Real(idx));
+                    }
+                    None => {
+                        pp.diags.push(
+                            Diagnostic::keepalived(
+                                ConfigErr::UnexpectedBob,
+                                pp.pass,
+                                Some(first.span),
+                                "unexpected `{`",
+                            )
+                            .with_help("a `{` must follow the keyword whose block it opens"),
+                        );
+                        self.frames.push(Frame::Phantom(first.span));
+                    }
+                }
+                continue;
+            }
+            if is("}", &self) {
+                self.words.truncate(first_word as usize);
+                self.attachable = None;
+                match self.frames.pop() {
+                    Some(Frame::Real(idx)) => {
+                        let end = self.nodes.len() as u32;
+                        let node = &mut self.nodes[idx as usize];
+                        node.end = end;
+                        if let Some(b) = &mut node.block {
+                            b.1 = Some(first.span);
+                        }
+                    }
+                    Some(Frame::Phantom(_)) => {}
+                    None => {
+                        // The lexer already reported the extra `}`.
+                    }
+                }
+                continue;
+            }
+            let (raw, _) = self.text_ref(&buf, 0, buf.text.len());
+            let idx = self.nodes.len() as u32;
+            self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line: buf.line_span, block: None });
+            self.attachable = Some(idx);
+            // `include_check` in `global_defs` changes how the following
+            // includes are checked, as soon as it is read.
+            if is("include_check", &self) && self.frames.len() == 1 {
+                if let Some(Frame::Real(p)) = self.frames.first() {
+                    let pw = self.words[self.nodes[*p as usize].first_word as usize];
+                    let parent_is_global = match pw.text {
+                        TextRef::Src { file, start, len } => {
+                            &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize]
+                                == "global_defs"
+                        }
+                        TextRef::Own { start, len } => {
+                            &self.owned[start as usize..(start + len) as usize] == "global_defs"
+                        }
+                    };
+                    if parent_is_global {
+                        let args: Vec<String> = (1..n)
+                            .map(|k| {
+                                let w = self.words[(first_word + k) as usize];
+                                match w.text {
+                                    TextRef::Src { file, start, len } => pp.sources.file(FileId(file)).text()
+                                        [start as usize..(start + len) as usize]
+                                        .to_owned(),
+                                    TextRef::Own { start, len } => {
+                                        self.owned[start as usize..(start + len) as usize].to_owned()
+                                    }
+                                }
+                            })
+                            .collect();
+                        let flags = include_check_flags(pp.include_check(), &args);
+                        pp.set_include_check(flags);
+                    }
+                }
+            }
+        }
+        // Unclosed blocks.
+        let open: Vec<Span> = self
+            .frames
+            .iter()
+            .map(|f| match f {
+                Frame::Real(i) => self.nodes[*i as usize].block.map(|b| b.0).unwrap_or_default(),
+                Frame::Phantom(s) => *s,
+            })
+            .collect();
+        let end = self.nodes.len() as u32;
+        for f in &self.frames {
+            if let Frame::Real(i) = f {
+                self.nodes[*i as usize].end = end;
+            }
+        }
+        if pp.block_depth > 0 {
+            let n = pp.block_depth;
+            pp.diags.push(
+                Diagnostic::keepalived(
+                    ConfigErr::MissingEob,
+                    pp.pass,
+                    open.first().copied(),
+                    format!("{n} missing `}}`{}", if n > 1 { "s" } else { "" }),
+                )
+                .with_help("this block, and any opened inside it, is not closed before the end of the configuration"),
+            );
+        }
+        (self.nodes, self.words, self.owned)
+    }
+}
+
+/// `include_check_set` (`lib/parser.c`): the flags after an `include_check`
+/// line. No argument checks everything; a bare word sets read plus that
+/// check; `+word`/`-word` add or remove one.
+pub(crate) fn include_check_flags(current: u8, args: &[String]) -> u8 {
+    const R: u8 = 0x01;
+    if args.is_empty() {
+        return 0x0f;
+    }
+    let mut flags = current;
+    for (i, word) in args.iter().enumerate() {
+        let (op, name) = match word.as_bytes().first() {
+            Some(b'-') => (-1, &word[1..]),
+            Some(b'+') => (1, &word[1..]),
+            _ => {
+                if i != 0 {
+                    continue;
+                }
+                flags = 0;
+                (0, word.as_str())
+            }
+        };
+        let f = match name {
+            "read" => R,
+            "match" => 0x02,
+            "wildcard_match" => 0x04,
+            "brace_match" => 0x08,
+            _ => continue,
+        };
+        match op {
+            0 => flags = R | f,
+            1 => flags |= f,
+            _ => flags &= !f,
+        }
+    }
+    flags
+}
+
+/// Reads a whole configuration into a [`Document`].
+pub(crate) fn parse<L: Loader + ?Sized>(pp: &mut Preprocessor<'_, L>) -> Document {
+    let (nodes, words, owned) = Builder::new().build(pp);
+    Document { sources: std::mem::take(&mut pp.sources), nodes, words, owned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::lexer::LexOptions;
+    use crate::config::loader::MemoryLoader;
+
+    fn doc(text: &str) -> (Document, Vec<Diagnostic>) {
+        let l = MemoryLoader::new().with("/k.conf", text);
+        let mut pp = Preprocessor::new(&l, LexOptions::default());
+        assert!(pp.open_main("/k.conf"));
+        let d = parse(&mut pp);
+        (d, pp.diags)
+    }
+
+    #[test]
+    fn nesting_and_words() {
+        let (d, diags) = doc("a 1 \"two words\" x\"y\" {\n  b {\n c\n }\n d\n}\ne\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        let top: Vec<_> = d.root().iter().collect();
+        assert_eq!(top.len(), 2);
+        let a = top[0];
+        assert_eq!(a.name(), "a");
+        assert_eq!(a.args().map(|w| w.as_str()).collect::<Vec<_>>(), ["1", "two words", "x", "y"]);
+        assert!(a.arg(1).unwrap().is_quoted());
+        assert_eq!(d.sources().slice(a.arg(1).unwrap().span()), "\"two words\"");
+        let inner: Vec<_> = a.block().unwrap().iter().map(|x| x.name()).collect();
+        assert_eq!(inner, ["b", "d"]);
+        let b = a.block().unwrap().iter().next().unwrap();
+        assert_eq!(b.block().unwrap().iter().map(|x| x.name()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(top[1].name(), "e");
+        assert!(top[1].block().is_none());
+    }
+
+    #[test]
+    fn brace_errors() {
+        let (d, diags) = doc("a {\n}\n}\n{\nb\n}\nc {\n");
+        let levels: Vec<_> = diags.iter().map(|d| d.keepalived.unwrap().level).collect();
+        assert_eq!(levels, [ConfigErr::UnexpectedEob, ConfigErr::UnexpectedBob, ConfigErr::MissingEob]);
+        let names: Vec<_> = d.root().iter().map(|x| x.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+}
