@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         host: HostInfo { interfaces: if any_interface { None } else { interfaces() } },
         cwd,
         random_seed: 0,
+        max_generated_lines: None,
     };
     let loaded = load(&file, &FsLoader, &opts);
     for d in &loaded.diagnostics {

@@ -11,6 +11,7 @@
 //! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers choosing exactly what the kernel would |
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
 //! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
+//! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
 //! ## Quick start: pick a real server like the kernel's `rr` would

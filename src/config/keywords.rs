@@ -597,3 +597,200 @@ impl Context {
         }
     }
 }
+
+/// How many words after the keyword keepalived's handler reads, for the
+/// keywords whose handlers ignore anything further (so that lvskit can
+/// point out words keepalived silently drops, like prose after a value).
+/// `None` for keywords that take lists, blocks or a free number of words.
+pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
+    use Context as C;
+    let flag: &[&str] = &[];
+    let (zero, one, two): (&[&str], &[&str], &[&str]) = match ctx {
+        C::GlobalDefs => (
+            &["no_email_faults", "enable_script_security", "lvs_flush", "vrrp_check_unicast_src", "vrrp_strict"],
+            &[
+                "router_id",
+                "notification_email_from",
+                "smtp_helo_name",
+                "smtp_connect_timeout",
+                "smtp_alert",
+                "smtp_alert_vrrp",
+                "smtp_alert_checker",
+                "checker_log_all_failures",
+                "default_interface",
+                "dynamic_interfaces",
+                "lvs_flush_on_stop",
+                "lvs_flush_onstop",
+                "vrrp_mcast_group4",
+                "vrrp_mcast_group6",
+                "vrrp_garp_master_delay",
+                "vrrp_garp_master_repeat",
+                "vrrp_garp_master_refresh",
+                "vrrp_garp_master_refresh_repeat",
+                "vrrp_garp_lower_prio_delay",
+                "vrrp_garp_lower_prio_repeat",
+                "vrrp_down_timer_adverts",
+                "vrrp_garp_interval",
+                "vrrp_gna_interval",
+                "vrrp_min_garp",
+                "vrrp_lower_prio_no_advert",
+                "vrrp_higher_prio_send_advert",
+                "vrrp_version",
+                "vrrp_skip_check_adv_addr",
+                "vrrp_notify_priority_changes",
+                "vrrp_startup_delay",
+            ],
+            &["smtp_server", "script_user"],
+        ),
+        C::VrrpInstance => (
+            &[
+                "nopreempt",
+                "preempt",
+                "dont_track_primary",
+                "promote_secondaries",
+                "accept",
+                "no_accept",
+                "native_ipv6",
+                "vmac_xmit_base",
+                "check_unicast_src",
+                "unicast_fault_no_peer",
+            ],
+            &[
+                "state",
+                "interface",
+                "virtual_router_id",
+                "priority",
+                "advert_int",
+                "version",
+                "mcast_src_ip",
+                "unicast_src_ip",
+                "mcast_dst_ip",
+                "unicast_ttl",
+                "preempt_delay",
+                "debug",
+                "smtp_alert",
+                "strict_mode",
+                "skip_check_adv_addr",
+                "garp_master_delay",
+                "garp_master_refresh",
+                "garp_master_repeat",
+                "garp_master_refresh_repeat",
+                "garp_lower_prio_delay",
+                "garp_lower_prio_repeat",
+                "down_timer_adverts",
+                "lower_prio_no_advert",
+                "higher_prio_send_advert",
+                "notify_priority_changes",
+                "lvs_sync_daemon_interface",
+            ],
+            flag,
+        ),
+        C::Authentication => (flag, &["auth_type", "auth_pass"], flag),
+        C::VrrpScript => (&["init_fail"], &["interval", "timeout", "rise", "fall"], &["weight", "user"]),
+        C::VirtualServer => (
+            &[
+                "inhibit_on_failure",
+                "hashed",
+                "ops",
+                "flag-1",
+                "flag-2",
+                "flag-3",
+                "sh-port",
+                "sh-fallback",
+                "mh-port",
+                "mh-fallback",
+                "ha_suspend",
+                "alpha",
+                "omega",
+                "sorry_server_inhibit",
+            ],
+            &[
+                "ip_family",
+                "retry",
+                "delay_before_retry",
+                "warmup",
+                "connect_timeout",
+                "delay_loop",
+                "lb_algo",
+                "lvs_sched",
+                "persistence_engine",
+                "persistence_timeout",
+                "persistence_granularity",
+                "protocol",
+                "smtp_alert",
+                "virtualhost",
+                "quorum",
+                "hysteresis",
+                "weight",
+            ],
+            &["sorry_server"],
+        ),
+        C::RealServer => (
+            flag,
+            &[
+                "weight",
+                "uthreshold",
+                "lthreshold",
+                "inhibit_on_failure",
+                "alpha",
+                "retry",
+                "delay_before_retry",
+                "warmup",
+                "connect_timeout",
+                "delay_loop",
+                "smtp_alert",
+                "virtualhost",
+            ],
+            flag,
+        ),
+        C::TcpCheck
+        | C::HttpGet
+        | C::SslGet
+        | C::MiscCheck
+        | C::SmtpCheck
+        | C::DnsCheck
+        | C::UdpCheck
+        | C::PingCheck => (
+            &["misc_dynamic"],
+            &[
+                "connect_ip",
+                "connect_port",
+                "bindto",
+                "bind_port",
+                "bind_if",
+                "connect_timeout",
+                "fwmark",
+                "retry",
+                "nb_get_retry",
+                "delay_before_retry",
+                "warmup",
+                "delay_loop",
+                "alpha",
+                "log_all_failures",
+                "virtualhost",
+                "http_protocol",
+                "enable_sni",
+                "fast_recovery",
+                "misc_timeout",
+                "helo_name",
+                "type",
+                "name",
+                "min_reply_length",
+                "max_reply_length",
+            ],
+            &["user"],
+        ),
+        C::FileCheck => (flag, &["track_file"], &["weight"]),
+        C::Url => (&["regex_no_match"], &["path", "digest", "virtualhost"], flag),
+        _ => (flag, flag, flag),
+    };
+    if zero.contains(&keyword) {
+        Some(0)
+    } else if one.contains(&keyword) {
+        Some(1)
+    } else if two.contains(&keyword) {
+        Some(2)
+    } else {
+        None
+    }
+}

@@ -22,7 +22,7 @@
 //! 7. the line is cut before the first `{` or `}` outside quotes, and after
 //!    it, so that every brace ends up on a line of its own.
 //!
-//! The output is a stream of [`LineBuf`]s, each with a map from its bytes back
+//! The output is a stream of logical lines, each with a map from its bytes back
 //! to source spans: text that comes straight from a file maps to its exact
 //! bytes, text produced by a substitution maps to the `$NAME` that produced
 //! it.
@@ -40,6 +40,14 @@ use super::source::{FileId, SourceMap, Span};
 /// read in pieces by `fgets`, and substitutions that would make a line longer
 /// are refused.
 pub const MAXBUF: usize = 1024;
+
+/// How many files one configuration may include in all (a guard against
+/// include patterns that multiply).
+const MAX_FILES: usize = 4096;
+
+/// How many lines `~SEQ`, `~LST` and multi-line definitions may produce in
+/// all (ranges like `~SEQ(i, 1, 1000000000)` would otherwise exhaust memory).
+pub const MAX_GENERATED: usize = 1_000_000;
 
 /// How many substitutions one line may take before lvskit decides the
 /// definitions refer to each other forever (keepalived loops until it is
@@ -327,6 +335,7 @@ pub(crate) struct LexOptions {
     pub config_id: Option<String>,
     pub cwd: String,
     pub random_seed: u64,
+    pub max_generated: Option<usize>,
 }
 
 /// The line reader.
@@ -349,6 +358,8 @@ pub(crate) struct Preprocessor<'l, L: Loader + ?Sized> {
     include_check: u8,
     rng: StdRng,
     scratch: String,
+    files_opened: usize,
+    generated: usize,
     pub(crate) pass: Pass,
 }
 
@@ -379,6 +390,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             include_check: 0,
             rng,
             scratch: String::new(),
+            files_opened: 0,
+            generated: 0,
             pass: Pass::Parent,
         }
     }
@@ -512,6 +525,26 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 );
                 continue;
             }
+            let norm = loader::normalize(&path);
+            let open_names: Vec<&str> =
+                self.stack.iter().filter_map(|f| f.current.as_ref()).map(|c| c.name.as_str()).collect();
+            if let Some(first) = open_names.iter().position(|n| loader::normalize(n) == norm) {
+                let chain = open_names[first..].join(" -> ");
+                let d = Diagnostic::lvskit(Severity::Error, at, format!("`{path}` includes itself ({chain} -> {path})"))
+                    .with_help("keepalived 2.2.7 follows the cycle until it runs out of file descriptors; lvskit skips the repeated include");
+                self.diags.push(d);
+                continue;
+            }
+            if self.files_opened >= MAX_FILES {
+                let d = Diagnostic::lvskit(
+                    Severity::Error,
+                    at,
+                    format!("more than {MAX_FILES} files included; not reading `{path}`"),
+                );
+                self.diags.push(d);
+                continue;
+            }
+            self.files_opened += 1;
             match self.loader.kind(&path) {
                 Some(FileKind::Regular) => {}
                 _ => {
@@ -668,6 +701,25 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
     /// `@`, definition, `~SEQ` and substitution steps. The line may come out
     /// empty (skip it).
     fn next_candidate(&mut self, buf: &mut LineBuf) -> bool {
+        let generating = !self.seqs.is_empty() || !self.multi.is_empty();
+        if generating && self.residue.is_none() {
+            self.generated += 1;
+            if self.generated > self.opts.max_generated.unwrap_or(MAX_GENERATED) {
+                let span = self.multi.last().map(|m| m.2).or(self.seqs.last().map(|s| s.template.line_span));
+                let d = Diagnostic::lvskit(
+                    Severity::Error,
+                    span,
+                    format!(
+                        "~SEQ, ~LST and multi-line definitions produce more than {} lines",
+                        self.opts.max_generated.unwrap_or(MAX_GENERATED)
+                    ),
+                )
+                .with_help("lvskit stops expanding here; check the ranges (keepalived would go on generating lines)");
+                self.diags.push(d);
+                self.seqs.clear();
+                self.multi.clear();
+            }
+        }
         if let Some(r) = self.residue.take() {
             *buf = r;
         } else if self.seqs.len() > self.multi.last().map_or(0, |m| m.3) {
@@ -1273,8 +1325,10 @@ mod tests {
         for (p, t) in files {
             l.insert(*p, *t);
         }
-        let mut pp =
-            Preprocessor::new(&l, LexOptions { config_id: id.map(str::to_owned), cwd: "/".into(), random_seed: 1 });
+        let mut pp = Preprocessor::new(
+            &l,
+            LexOptions { config_id: id.map(str::to_owned), cwd: "/".into(), random_seed: 1, max_generated: None },
+        );
         assert!(pp.open_main(files[0].0));
         let mut buf = LineBuf::default();
         let mut out = Vec::new();
@@ -1329,6 +1383,15 @@ mod tests {
                 "z 22"
             ]
         );
+    }
+
+    #[test]
+    fn include_cycles_are_cut() {
+        let files = [("/k/a.conf", "include b.conf\nx\n"), ("/k/b.conf", "include a.conf\ninclude b.conf\ny\n")];
+        let (l, d) = lines(&files, None);
+        assert_eq!(l, ["y", "x"]);
+        assert_eq!(d.len(), 2);
+        assert!(d.iter().all(|d| d.is_error() && d.message.contains("includes itself")));
     }
 
     #[test]

@@ -41,8 +41,8 @@
 //! assert_eq!(loaded.config.virtual_servers[0].real_servers[0].checkers[0].retry, 1);
 //! ```
 //!
-//! The `ipvsadm` formats (save/restore rules, command lines and `ipvsadm
-//! -L` listings) are in [`ipvsadm`].
+//! Deliberate differences from keepalived are listed in the README
+//! ("Configuration").
 
 pub mod diag;
 pub mod dump;
@@ -79,6 +79,9 @@ pub struct LoadOptions {
     /// Seed of `${_RANDOM}` (keepalived seeds from the clock or
     /// `random_seed`; lvskit is deterministic).
     pub random_seed: u64,
+    /// The most lines `~SEQ`, `~LST` and multi-line definitions may produce
+    /// ([`lexer::MAX_GENERATED`], a million, when `None`).
+    pub max_generated_lines: Option<usize>,
 }
 
 /// A loaded configuration: its document, what it means, and every problem.
@@ -154,8 +157,12 @@ impl fmt::Display for ConfigError {
 /// it. Diagnostics are those of reading (quotes, braces, includes,
 /// definitions).
 pub fn parse<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> (Document, Vec<Diagnostic>) {
-    let lex =
-        lexer::LexOptions { config_id: opts.config_id.clone(), cwd: opts.cwd.clone(), random_seed: opts.random_seed };
+    let lex = lexer::LexOptions {
+        config_id: opts.config_id.clone(),
+        cwd: opts.cwd.clone(),
+        random_seed: opts.random_seed,
+        max_generated: opts.max_generated_lines,
+    };
     let mut pp = lexer::Preprocessor::new(loader, lex);
     pp.open_main(path);
     let doc = tree::parse(&mut pp);

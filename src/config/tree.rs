@@ -5,10 +5,10 @@
 //! runs to the next `"` (no escapes) and a bare word stops at a `"`
 //! (`alloc_strvec_r`, `lib/parser.c`). A line whose first word is `{` opens a
 //! block for the directive on the line before it, `}` closes the innermost
-//! one. The tree knows nothing about keywords: [`lower`](super::lower) gives
+//! one. The tree knows nothing about keywords: lowering (into [`Config`](super::Config)) gives
 //! it meaning.
 //!
-//! Memory: one [`Node`] per directive (a few dozen bytes) and one word entry
+//! Memory: one node per directive (a few dozen bytes) and one word entry
 //! per word; word texts that are verbatim copies of the source (almost all)
 //! are ranges into it, the rest (substitutions) share one string buffer.
 

@@ -31,6 +31,7 @@ fn set_bool<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, field: &mut bool) {
 }
 
 fn directive<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, g: &mut GlobalDefs) {
+    lw.extra_words(d, Context::GlobalDefs);
     match d.name() {
         "router_id" => {
             if let Some(v) = lw.opt_string(d, "`router_id` without a name; keepalived ignores it") {

@@ -480,7 +480,8 @@ fn group<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
 }
 
 /// `svr_forwarding_handler`: `NAT`, `DR` or `TUN [type ipip|gue|gre] [port
-/// N] [nocsum|csum|remcsum]`.
+/// N] [nocsum|csum|remcsum]`. keepalived sets the method before it reads
+/// the tunnel options, so a bad option still leaves TUN (with ipip).
 fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option<ForwardMethod> {
     let w = lw.arg(c, 0)?;
     let base = match w.as_str() {
@@ -503,7 +504,7 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
             "type" => {
                 let Some(t) = c.arg(i + 1) else {
                     lw.general(o.span(), format!("missing tunnel type for {what} server"));
-                    return None;
+                    return Some(base);
                 };
                 kind = match t.as_str() {
                     "ipip" => TunnelKind::Ipip,
@@ -511,7 +512,7 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
                     "gre" => TunnelKind::Gre,
                     other => {
                         lw.general(t.span(), format!("unknown tunnel type `{other}` for {what} server"));
-                        return None;
+                        return Some(base);
                     }
                 };
                 i += 1;
@@ -519,13 +520,13 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
             "port" => {
                 let Some(p) = c.arg(i + 1) else {
                     lw.general(o.span(), format!("missing port for {what} server gue tunnel"));
-                    return None;
+                    return Some(base);
                 };
                 match read_unsigned(p.as_str(), 1, 65535, u32::MAX as u64) {
                     Ok(v) => port = v as u16,
                     Err(e) => {
                         lw.general(p.span(), format!("gue tunnel port `{}` {e}", p.as_str()));
-                        return None;
+                        return Some(base);
                     }
                 }
                 i += 1;
@@ -535,22 +536,22 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
             "remcsum" => csum = TunnelCsum::RemCsum,
             other => {
                 lw.general(o.span(), format!("invalid tunnel option `{other}` for {what} server"));
-                return None;
+                return Some(base);
             }
         }
         i += 1;
     }
     if (kind == TunnelKind::Gue) != (port != 0) {
         lw.general(c.span(), "gue tunnels require a port, and other tunnels cannot have one");
-        return None;
+        return Some(base);
     }
     if kind == TunnelKind::Ipip && csum != TunnelCsum::NoCsum {
         lw.general(c.span(), "ipip tunnels do not support a checksum option");
-        return None;
+        return Some(base);
     }
     if kind == TunnelKind::Gre && csum == TunnelCsum::RemCsum {
         lw.general(c.span(), "gre tunnels do not support remote checksum");
-        return None;
+        return Some(base);
     }
     Some(match base {
         ForwardMethod::Tunnel(_) => ForwardMethod::Tunnel(TunnelParams { kind, port, csum }),
@@ -559,6 +560,7 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
 }
 
 fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, config: &Config) {
+    lw.extra_words(c, Context::VirtualServer);
     match c.name() {
         "ip_family" => {
             let Some(w) = lw.arg(c, 0) else { return };
@@ -837,6 +839,7 @@ fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, co
 }
 
 fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, _vs: &VsDraft, config: &Config) {
+    lw.extra_words(c, Context::RealServer);
     match c.name() {
         "weight" => {
             if let Some(v) = lw.unsigned(c, 0, 0, WEIGHT_LIMIT, "keepalived ignores it") {
@@ -996,6 +999,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
     let block = lw.block_of(d);
     if let Some(block) = block {
         for c in block.iter() {
+            lw.extra_words(&c, ctx);
             if has_conn && conn_keyword(lw, &c, ch.conn.as_mut().expect("has_conn")) {
                 continue;
             }
@@ -1440,6 +1444,7 @@ fn url<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>) -> Option<Url> {
     let block: Option<Block<'d>> = lw.block_of(d);
     if let Some(b) = block {
         for c in b.iter() {
+            lw.extra_words(&c, Context::Url);
             match c.name() {
                 "path" => {
                     if let Some(w) = lw.arg(&c, 0) {

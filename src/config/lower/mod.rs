@@ -102,17 +102,18 @@ impl<'d> Lowerer<'d> {
     /// A keyword keepalived does not know in this block.
     pub(crate) fn unknown(&mut self, d: &Directive<'d>, ctx: Context) {
         let name = d.name();
-        let help = suggest(name, ctx);
+        let has_block = d.block().is_some();
+        let help = suggest(name, ctx).or_else(|| {
+            has_block.then(|| {
+                "keepalived ignores the line and reads the block after it as part of this one; lvskit skips the whole block".to_owned()
+            })
+        });
         let d = self.report(
             ConfigErr::UnknownKeyword,
             d.name_span(),
             format!("unknown keyword `{name}` in {}", ctx.name()),
         );
-        if let Some(h) = help {
-            d.help = Some(h);
-        } else {
-            d.help = Some("keepalived ignores the line (and reads a block after it as part of this one); lvskit ignores the line and its block".into());
-        }
+        d.help = help;
     }
 
     /// A keyword keepalived accepts and lvskit keeps without interpreting.
@@ -123,6 +124,23 @@ impl<'d> Lowerer<'d> {
                 "keepalived accepts it; lvskit keeps it as a raw directive in the configuration's `extra` list".into(),
             );
         raw(d)
+    }
+
+    /// Points out words after the ones keepalived reads (it drops them
+    /// silently), for keywords with a fixed number of words.
+    pub(crate) fn extra_words(&mut self, d: &Directive<'d>, ctx: Context) {
+        let Some(max) = super::keywords::max_args(ctx, d.name()) else { return };
+        if d.nargs() <= max {
+            return;
+        }
+        let first = d.arg(max).expect("nargs > max");
+        let last = d.arg(d.nargs() - 1).expect("nargs > 0");
+        let span = first.span().to(last.span());
+        let rest: Vec<&str> = d.args().skip(max).map(|w| w.as_str()).collect();
+        let kept: Vec<&str> = d.words().take(max + 1).map(|w| w.as_str()).collect();
+        self.lint(span, format!("keepalived ignores `{}` after `{}`", rest.join(" "), kept.join(" "))).help = Some(
+            "start a comment with `#` or `!` if this is a note; keepalived reads nothing more on this line".into(),
+        );
     }
 
     /// Dispatches a keyword that is not modelled: kept if keepalived knows

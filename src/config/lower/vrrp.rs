@@ -146,6 +146,7 @@ impl VrrpReader {
         };
         let Some(block) = lw.block_of(d) else { return };
         for c in block.iter() {
+            lw.extra_words(&c, Context::VrrpScript);
             match c.name() {
                 "script" => {
                     if let Some((script, rest)) = lw.script(&c) {
@@ -463,6 +464,7 @@ impl VrrpReader {
 
     fn instance_keyword<'d>(&mut self, lw: &mut Lowerer<'d>, c: &Directive<'d>, x: &mut Draft, config: &mut Config) {
         let iname = x.inst.name.clone();
+        lw.extra_words(c, Context::VrrpInstance);
         match c.name() {
             "use_vmac" => {
                 let mut v = Vmac::default();
@@ -928,6 +930,7 @@ impl VrrpReader {
             "authentication" => {
                 let Some(block) = lw.block_of(c) else { return };
                 for a in block.iter() {
+                    lw.extra_words(&a, Context::Authentication);
                     match a.name() {
                         "auth_type" => {
                             let Some(w) = lw.arg(&a, 0) else { continue };
@@ -1574,10 +1577,16 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
             finish(lw, config, r);
             return;
         }
-        let unicast = x.unicast_configured && !x.inst.unicast_peers.is_empty();
-        if !x.has_ifp && !unicast {
-            lw.general(x.inst.span, format!("({}) unknown interface", x.inst.name)).help =
-                Some("add `interface IFNAME`, or unicast peers with `unicast_src_ip`".into());
+        // keepalived 2.2.7 checks this before it marks unicast instances as
+        // such (`chk_min_cfg` runs before `vrrp_complete_instance`), so an
+        // instance without a usable interface always fails here.
+        if !x.has_ifp {
+            let unicast = x.unicast_configured && !x.inst.unicast_peers.is_empty();
+            lw.general(x.inst.span, format!("({}) unknown interface", x.inst.name)).help = Some(if unicast {
+                "keepalived 2.2.7 requires `interface` even for unicast instances: it checks for one before it knows the instance is unicast".into()
+            } else {
+                "add `interface IFNAME`".into()
+            });
             finish(lw, config, r);
             return;
         }
@@ -1668,7 +1677,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
                         a.inst.span,
                         format!(
                             "({}) duplicate VRID conflict with {} VRID {}",
-                            a.inst.name, b.inst.name, a.inst.virtual_router_id
+                            b.inst.name, a.inst.name, a.inst.virtual_router_id
                         ),
                     );
                     conflict = true;
@@ -1684,7 +1693,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
                 a.inst.span,
                 format!(
                     "{} and {} both use VRID {} with IPv{v} on interface {ifname}",
-                    a.inst.name, b.inst.name, a.inst.virtual_router_id
+                    b.inst.name, a.inst.name, a.inst.virtual_router_id
                 ),
             )
             .help = Some("each VRRP router on a link needs its own virtual_router_id".into());
@@ -1695,13 +1704,17 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
         finish(lw, config, r);
         return;
     }
+    // keepalived -t stops here (`vrrp_complete_init` returns before the
+    // following checks when only testing the configuration).
     // lvs_sync_daemon's instance.
     if let Some(sd) = &mut config.global.lvs_sync_daemon {
         if let Some(inst) = sd.vrrp_instance.clone() {
             match r.drafts.iter().find(|x| x.inst.name == inst) {
                 None => {
                     let span = r.drafts.first().map(|x| x.inst.span).unwrap_or_default();
-                    lw.general(span, format!("unable to find vrrp instance {inst} for lvs_sync_daemon; keepalived clears the lvs_sync_daemon settings"));
+                    lw.lint(span, format!("no vrrp instance {inst} for lvs_sync_daemon")).help = Some(
+                        "keepalived -t does not check this; when it runs, keepalived reports it and drops the lvs_sync_daemon settings".into(),
+                    );
                     config.global.lvs_sync_daemon = None;
                 }
                 Some(x) => {
@@ -1719,8 +1732,8 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
     config.vrrp_scripts.retain(|s| {
         let keep = used.get(i).copied().unwrap_or(true);
         if !keep {
-            lw.general(s.span, format!("script {} is not used; keepalived removes it", s.name)).help = Some(format!(
-                "track it with `track_script {{ {} }}` in a vrrp_instance or sync group, or remove it",
+            lw.lint(s.span, format!("vrrp_script {} is not used", s.name)).help = Some(format!(
+                "keepalived -t does not check this; when it runs, keepalived reports it and removes the script. Track it with `track_script {{ {} }}` or remove it",
                 s.name
             ));
         }
