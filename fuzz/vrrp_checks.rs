@@ -106,3 +106,113 @@ pub fn wire_pcap(data: &[u8]) {
         }
     }
 }
+
+/// The instances `vrrp_instance` exercises, by selector.
+fn instance_for(selector: u8) -> (lvskit::vrrp::VrrpInstance, IpAddr, IpAddr) {
+    use lvskit::vrrp::{Auth, InstanceConfig, UnicastPeer, VirtualAddress};
+    let v6 = selector & 1 != 0;
+    let (me, peer): (IpAddr, IpAddr) = if v6 {
+        ("fe80::11".parse().unwrap(), "fe80::12".parse().unwrap())
+    } else {
+        (Ipv4Addr::new(192, 0, 2, 11).into(), Ipv4Addr::new(192, 0, 2, 12).into())
+    };
+    let vip: VirtualAddress = if v6 { "2001:db8::100/64".parse().unwrap() } else { "192.0.2.100/24".parse().unwrap() };
+    let mut c = InstanceConfig::new("VI_F", 51).interface("eth0").priority(100).vip(vip);
+    if selector & 2 != 0 || v6 {
+        c = c.version(Version::V3);
+    } else if selector & 4 != 0 {
+        c = c.auth(Auth::pass("1111"));
+    }
+    if selector & 8 != 0 {
+        c = c.unicast_peer(UnicastPeer { addr: peer, min_ttl: 200, max_ttl: 255 }).check_unicast_src(true);
+    }
+    let mut vi = lvskit::vrrp::VrrpInstance::new(c).expect("valid config");
+    let t0 = std::time::Instant::now();
+    vi.handle_input(t0, lvskit::vrrp::Input::InterfaceAddress(Some(me)));
+    vi.handle_input(t0, lvskit::vrrp::Input::Startup);
+    (vi, me, peer)
+}
+
+/// A VrrpInstance fed hostile packets: the first byte picks the instance
+/// (family, version, auth, unicast) and whether it is master, the second
+/// the TTL; the rest is a series of packets, each a length byte and that
+/// many bytes. Nothing panics; every packet is either discarded (counted
+/// when keepalived counts it, with no other effect at all: no state,
+/// timer, priority, packet or host change) or a valid advert.
+pub fn vrrp_instance(data: &[u8]) {
+    use lvskit::vrrp::{Event, RxMeta, State};
+    let [selector, ttl, rest @ ..] = data else { return };
+    let (mut vi, me, peer) = instance_for(*selector);
+    let t0 = std::time::Instant::now();
+    let mut now = t0;
+    if selector & 16 != 0 {
+        now = vi.poll_timeout().expect("backup timer");
+        vi.handle_timeout(now);
+        assert_eq!(vi.state(), State::Master);
+    }
+    while vi.poll_transmit().is_some() || vi.poll_action().is_some() || vi.poll_event().is_some() {}
+    let unicast = selector & 8 != 0;
+    let dst = if unicast {
+        me
+    } else if me.is_ipv6() {
+        vrrp::MCAST_V6.into()
+    } else {
+        vrrp::MCAST_V4.into()
+    };
+    let meta = RxMeta { src: peer, dst, ttl: if selector & 32 != 0 { None } else { Some(*ttl) } };
+    let mut rest = rest;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = usize::from(len).min(tail.len());
+        let (packet, tail) = tail.split_at(n);
+        rest = tail;
+        now += std::time::Duration::from_millis(u64::from(len) * 7);
+        let before = (vi.state(), vi.poll_timeout(), vi.effective_priority(), vi.stats().errors());
+        vi.handle_advert(now, meta, packet);
+        let mut events = Vec::new();
+        let mut other_output = false;
+        while let Some(e) = vi.poll_event() {
+            events.push(e);
+        }
+        while vi.poll_transmit().is_some() {
+            other_output = true;
+        }
+        while vi.poll_action().is_some() {
+            other_output = true;
+        }
+        let discarded = events.iter().find_map(|e| match e {
+            Event::Discarded { reason, .. } => Some(*reason),
+            _ => None,
+        });
+        match discarded {
+            Some(lvskit::vrrp::Discard::LowerPriority { .. }) => {}
+            Some(reason) => {
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert!(!other_output, "a discarded packet made output");
+                assert_eq!(
+                    (vi.state(), vi.poll_timeout(), vi.effective_priority()),
+                    (before.0, before.1, before.2),
+                    "a discarded packet changed the instance"
+                );
+                let counted = u64::from(reason.counter().is_some());
+                assert_eq!(vi.stats().errors(), before.3 + counted);
+            }
+            None => {
+                // Accepted (or ignored while not running): it must be a
+                // well-formed advert for us.
+                if matches!(before.0, State::Backup | State::Master) {
+                    let family = vi.family();
+                    let p = vrrp::Packet::new_checked(packet, family).expect("accepted packets are well formed");
+                    assert_eq!(p.vrid(), 51);
+                    assert!(p.verify_checksum(peer, dst).unwrap() || unicast, "accepted a bad checksum");
+                }
+            }
+        }
+        // Timers keep running.
+        if let Some(t) = vi.poll_timeout() {
+            if t <= now {
+                vi.handle_timeout(now);
+                while vi.poll_transmit().is_some() || vi.poll_action().is_some() || vi.poll_event().is_some() {}
+            }
+        }
+    }
+}

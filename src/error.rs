@@ -29,4 +29,8 @@ pub enum Error {
     /// A configuration that cannot be run (see [`ConfigError`]).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A `vrrp_instance` or sync group keepalived would refuse (see
+    /// [`crate::vrrp::ConfigError`]).
+    #[error(transparent)]
+    VrrpConfig(#[from] crate::vrrp::ConfigError),
 }

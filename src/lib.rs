@@ -12,6 +12,7 @@
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
 //! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
 //! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |
+//! | [`vrrp`] | VRRP routers as sans-IO state machines behaving like keepalived's `vrrp_instance`, sync groups, tracking |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
 //! ## Quick start: pick a real server like the kernel's `rr` would
@@ -50,6 +51,7 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod ipvs;
+pub mod vrrp;
 pub mod wire;
 
 pub use error::Error;

@@ -39,3 +39,8 @@ fn wire_ndisc() {
 fn wire_pcap() {
     replay("wire_pcap", checks::wire_pcap);
 }
+
+#[test]
+fn vrrp_instance() {
+    replay("vrrp_instance", checks::vrrp_instance);
+}
