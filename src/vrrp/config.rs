@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::backend::{AddrScope, InterfaceAddress};
 use crate::wire::Family;
 use crate::wire::vrrp::Version;
 
@@ -56,7 +57,7 @@ impl Auth {
 }
 
 /// A `virtual_ipaddress` (or `virtual_ipaddress_excluded`) entry:
-/// `<IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>]`.
+/// `<IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>] [-nodad] [noprefixroute]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VirtualAddress {
     /// The address and its prefix (a bare address is /32 or /128, as in
@@ -67,16 +68,29 @@ pub struct VirtualAddress {
     /// `dev`: the interface to add it to (default: the instance's
     /// `interface`); gratuitous ARPs / NAs for it go out there.
     pub dev: Option<String>,
-    /// `scope` (`global`, `site`, `link`, `host`, `nowhere` or a number).
-    pub scope: Option<String>,
-    /// `label`.
+    /// `scope` (default global).
+    pub scope: AddrScope,
+    /// `label` (IPv4).
     pub label: Option<String>,
+    /// `-nodad`: let the kernel run duplicate address detection on an IPv6
+    /// VIP (keepalived adds IPv6 VIPs with `nodad` otherwise).
+    pub dad: bool,
+    /// `noprefixroute`.
+    pub noprefixroute: bool,
 }
 
 impl VirtualAddress {
     /// An address with keepalived's defaults for the rest.
     pub fn new(addr: IpNet) -> Self {
-        VirtualAddress { addr, broadcast: None, dev: None, scope: None, label: None }
+        VirtualAddress {
+            addr,
+            broadcast: None,
+            dev: None,
+            scope: AddrScope::Universe,
+            label: None,
+            dad: false,
+            noprefixroute: false,
+        }
     }
 
     /// The address without its prefix.
@@ -94,6 +108,27 @@ impl VirtualAddress {
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
+    }
+
+    /// The address as an [`AddressBackend`](crate::backend::AddressBackend)
+    /// adds it on interface `ifindex` (the index of `dev`, or of the
+    /// instance's interface), as keepalived does: IPv6 with `nodad` unless
+    /// `-nodad`.
+    pub fn interface_address(&self, ifindex: u32) -> InterfaceAddress {
+        let mut a = InterfaceAddress::new(ifindex, self.ip(), self.addr.prefix_len()).scope(self.scope);
+        if let Some(l) = &self.label {
+            a = a.label(l);
+        }
+        if let Some(b) = self.broadcast {
+            a = a.broadcast(b);
+        }
+        if self.ip().is_ipv6() && !self.dad {
+            a = a.nodad();
+        }
+        if self.noprefixroute {
+            a = a.noprefixroute();
+        }
+        a
     }
 }
 
@@ -135,11 +170,17 @@ impl fmt::Display for VirtualAddress {
         if let Some(d) = &self.dev {
             write!(f, " dev {d}")?;
         }
-        if let Some(s) = &self.scope {
-            write!(f, " scope {s}")?;
+        if self.scope != AddrScope::Universe {
+            write!(f, " scope {}", self.scope)?;
         }
         if let Some(l) = &self.label {
             write!(f, " label {l}")?;
+        }
+        if self.dad {
+            f.write_str(" -nodad")?;
+        }
+        if self.noprefixroute {
+            f.write_str(" noprefixroute")?;
         }
         Ok(())
     }
@@ -1166,6 +1207,17 @@ mod tests {
         assert_eq!(c.virtual_ipaddress.len() + c.virtual_ipaddress_excluded.len(), 100);
         assert_eq!(max_vips(Family::V4, Version::V2), 255);
         assert_eq!(max_vips(Family::V6, Version::V3), 89);
+    }
+
+    #[test]
+    fn vip_as_interface_address() {
+        let v: VirtualAddress = "2001:db8::100/64".parse().unwrap();
+        let a = v.interface_address(3);
+        assert_eq!(a.to_string(), "2001:db8::100/64 dev 3 nodad");
+        let v = v4("192.0.2.100/24").label("eth0:1");
+        assert_eq!(v.interface_address(2).to_string(), "192.0.2.100/24 dev 2 label eth0:1");
+        assert!(v.interface_address(2).validate().is_ok());
+        assert_eq!(v.to_string(), "192.0.2.100/24 label eth0:1");
     }
 
     #[test]
