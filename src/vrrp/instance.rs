@@ -1344,6 +1344,14 @@ impl VrrpInstance {
         self.started
     }
 
+    /// Adds a tracked object (a sync group's), before startup.
+    pub(crate) fn add_track(&mut self, object: TrackedObject) {
+        self.config.track.push(object.clone());
+        self.tracks.push(TrackEntry { state: object.initial, object });
+        self.update_priority(None);
+        self.ms_down_timer = self.ms_down();
+    }
+
     /// Drops weighted tracking as keepalived does in a sync group without
     /// `sync_group_tracking_weight`.
     pub(crate) fn drop_weighted_tracking(&mut self) -> Vec<ConfigWarning> {

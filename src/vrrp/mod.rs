@@ -35,6 +35,7 @@
 //! ```
 
 pub mod config;
+mod from_config;
 mod instance;
 mod output;
 mod sync;
@@ -44,6 +45,7 @@ pub use config::{
     Auth, ConfigError, ConfigWarning, InitialState, InstanceConfig, TrackKind, TrackState, TrackedObject,
     UnicastChecksum, UnicastPeer, VirtualAddress,
 };
+pub use from_config::{Routers, routers};
 pub use instance::{Input, RxMeta, VrrpInstance};
 pub use output::{
     Action, Advert, Discard, Event, FaultReason, GratuitousArp, MasterReason, Reason, State, Stats, Transmit,

@@ -97,6 +97,32 @@ impl SyncGroup {
         Ok(SyncGroup { name, members, state, warnings, events: VecDeque::new() })
     }
 
+    /// Adds the group's own `track_interface`, `track_script` and
+    /// `track_file` entries to every member (before [`Input::Startup`]).
+    /// As keepalived adds them after trimming the members' weights
+    /// (`sync_group_tracking_init`), they keep their weights, unless a
+    /// member is an address owner: then they become unweighted.
+    pub fn with_group_tracking(mut self, objects: Vec<super::TrackedObject>) -> Self {
+        let owner = self.members.iter().any(|m| m.base_priority() == 255);
+        for mut o in objects {
+            if owner && o.weight != 0 {
+                self.warnings.push(ConfigWarning {
+                    instance: self.name.clone(),
+                    keyword: "track",
+                    message: format!(
+                        "Cannot have weighted track {} '{}' with member having priority 255 - clearing weight",
+                        o.kind, o.name
+                    ),
+                });
+                o.weight = 0;
+            }
+            for m in &mut self.members {
+                m.add_track(o.clone());
+            }
+        }
+        self
+    }
+
     /// The group's name.
     pub fn name(&self) -> &str {
         &self.name
