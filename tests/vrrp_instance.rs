@@ -533,3 +533,56 @@ fn v3_backup_learns_the_master_interval() {
     assert_eq!(vi.poll_timeout(), Some(t0 + Duration::from_micros(360_937)));
     assert_eq!(vi.master(), Some((PEER, 150)));
 }
+
+#[test]
+fn tracked_files_and_interfaces_move_the_priority() {
+    use lvskit::vrrp::{TrackKind, TrackState, TrackedObject};
+    let t0 = Instant::now();
+    let config = cfg(100)
+        .track(TrackedObject::new(TrackKind::File, "prio_file", 2))
+        .track(TrackedObject::new(TrackKind::Interface, "eth1", -30))
+        .track(TrackedObject::new(TrackKind::Interface, "eth2", 0).reverse(true).initial(TrackState::Down));
+    let mut vi = start(config, t0);
+    assert_eq!((vi.state(), vi.effective_priority()), (State::Backup, 100));
+    let file = |v| Input::Track { kind: TrackKind::File, name: "prio_file".into(), state: TrackState::Value(v) };
+    vi.handle_input(t0, file(20));
+    assert_eq!(vi.effective_priority(), 140);
+    // A backup's Master_Down moves with its priority: (256 - 140)/256 s of skew.
+    let (_, _, ev) = drain(&mut vi);
+    assert_eq!(ev, vec![Event::PriorityChanged { from: 100, to: 140 }]);
+    assert_eq!(vi.master_down_interval(), Duration::from_micros(3_453_125));
+    assert_eq!(vi.poll_timeout(), Some(t0 + Duration::from_micros(3_453_125)));
+    vi.handle_input(t0, Input::Track { kind: TrackKind::Interface, name: "eth1".into(), state: TrackState::Down });
+    assert_eq!(vi.effective_priority(), 110);
+    // Clamped to 1..=254.
+    vi.handle_input(t0, file(1000));
+    assert_eq!(vi.effective_priority(), 254); // 100 + min(1000 x 2, 253) - 30
+    // value x weight at -254 or below is FAULT.
+    vi.handle_input(t0, file(-127));
+    assert_eq!(vi.state(), State::Fault);
+    assert!(matches!(vi.fault(), Some(FaultReason::Tracked { kind: TrackKind::File, .. })));
+    vi.handle_input(t0, file(0));
+    assert_eq!((vi.state(), vi.effective_priority()), (State::Backup, 70));
+    // An unweighted reversed interface faults while it is *up*.
+    vi.handle_input(t0, Input::Track { kind: TrackKind::Interface, name: "eth2".into(), state: TrackState::Up });
+    assert_eq!(vi.state(), State::Fault);
+}
+
+#[test]
+fn unweighted_script_keeps_the_instance_out_until_it_reports() {
+    use lvskit::vrrp::{ScriptTracker, TrackKind, TrackState, TrackedObject};
+    let t0 = Instant::now();
+    let mut vi = start(cfg(100).track(TrackedObject::new(TrackKind::Script, "chk", 0)), t0);
+    assert_eq!(vi.state(), State::Fault);
+    assert_eq!(vi.fault(), Some(&FaultReason::TrackInit { name: "chk".into() }));
+    assert_eq!(vi.poll_timeout(), None);
+    // keepalived's rise/fall with rise 2, fall 2: the first result counts.
+    let mut chk = ScriptTracker::new(2, 2, false);
+    let report = chk.record(true).unwrap();
+    vi.handle_input(t0, Input::Track { kind: TrackKind::Script, name: "chk".into(), state: report });
+    assert_eq!(vi.state(), State::Backup);
+    assert_eq!(chk.record(false), None);
+    assert_eq!(chk.record(false), Some(TrackState::Down));
+    vi.handle_input(t0, Input::Track { kind: TrackKind::Script, name: "chk".into(), state: TrackState::Down });
+    assert_eq!(vi.state(), State::Fault);
+}
