@@ -6,6 +6,7 @@
 
 use crate::backend::BackendError;
 use crate::config::ConfigError;
+use crate::check::CheckError;
 use crate::ipvs::sched::SchedError;
 use crate::ipvs::service::ServiceError;
 
@@ -33,4 +34,7 @@ pub enum Error {
     /// [`crate::vrrp::ConfigError`]).
     #[error(transparent)]
     VrrpConfig(#[from] crate::vrrp::ConfigError),
+    /// An invalid health-check configuration (see [`CheckError`]).
+    #[error(transparent)]
+    Check(#[from] CheckError),
 }

@@ -13,6 +13,7 @@
 //! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
 //! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |
 //! | [`vrrp`] | VRRP routers as sans-IO state machines behaving like keepalived's `vrrp_instance`, sync groups, tracking |
+//! | [`check`] | keepalived's health checkers as a sans-IO engine: probe timing, verdicts, pool policy (quorum, sorry server, inhibit) |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
 //! ## Quick start: pick a real server like the kernel's `rr` would
@@ -41,14 +42,18 @@
 //!   addresses over rtnetlink (Linux only).
 //! * `raw-socket`: VRRP over IP protocol 112, gratuitous ARP and unsolicited
 //!   neighbour advertisements (Linux only).
+//! * `probe`: carry health-check probes out on a `mio` event loop (TCP,
+//!   HTTP, TLS through rustls, UDP, DNS, SMTP, ICMP, scripts, files) and run
+//!   notify scripts (Linux only).
 //!
-//! Neither is on by default; the pure core builds on any OS.
+//! None is on by default; the pure core builds on any OS.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
 pub mod config;
+pub mod check;
 pub mod error;
 pub mod ipvs;
 pub mod vrrp;

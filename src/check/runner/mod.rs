@@ -1,0 +1,978 @@
+//! Carrying probes out: a single-threaded `mio` event loop with
+//! non-blocking sockets (feature `probe`, Linux).
+//!
+//! [`Runner`] takes the [`Probe`]s a [`HealthChecker`] yields, runs many at
+//! once (at most [`RunnerConfig::max_in_flight`] sockets and processes; the
+//! rest wait in order), and hands back each probe's [`ProbeResult`] by its
+//! deadline. It uses the pure pieces of [`check`](crate::check) for every
+//! protocol decision, so a verdict here is the verdict of the pure tests:
+//!
+//! * `TCP_CHECK`: connect within `connect_timeout`, then close.
+//! * `HTTP_GET`/`SSL_GET`: connect, TLS (rustls; no certificate
+//!   verification, as keepalived), send keepalived's request, read to the
+//!   end of the stream through [`http::ResponseReader`], MD5 with `md-5`.
+//! * `UDP_CHECK`, `DNS_CHECK`: connected datagram sockets; an ICMP error
+//!   arrives as a receive error.
+//! * `SMTP_CHECK`: [`smtp::SmtpDialogue`].
+//! * `PING_CHECK`: an unprivileged ICMP socket where
+//!   `net.ipv4.ping_group_range` permits, a raw socket otherwise, else a
+//!   [`Failure::PingNotPermitted`] saying how to permit it.
+//! * `MISC_CHECK` and notify scripts: child processes without a shell,
+//!   watched through pidfds, with keepalived's SIGTERM/SIGKILL sequence.
+//! * `FILE_CHECK`: the file is read when the probe is submitted.
+//!
+//! Timeouts: the connection must be up within the probe's `step_timeout`
+//! (`connect_timeout`), each later step must make progress within it again
+//! (keepalived's per-read timer), and the whole probe must be over by its
+//! `deadline`, which bounds slow senders that keepalived's per-read timer
+//! would wait on forever. A probe that waited for a free slot gets its
+//! deadlines shifted by the wait. Memory per probe is bounded: response
+//! heads are capped (4095 bytes), bodies are hashed as they stream, and
+//! datagrams are read into one shared 64 KiB buffer.
+//!
+//! [`Driver`] couples a [`HealthChecker`] and a [`Runner`] for programs
+//! that want a ready loop.
+
+mod net;
+pub mod script;
+pub mod tls;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use mio::net::{TcpStream, UdpSocket};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use rustix::io::Errno;
+use socket2::{Protocol, SockAddr, Socket, Type};
+
+use super::checker::{HttpProbe, Probe, ProbeId, ProbeSpec};
+use super::outcome::{Failure, ProbeResult, ScriptExit};
+use super::spec::{Script, Target, UdpCheck};
+use super::{HealthChecker, dns, file, http, icmp, smtp, udp};
+use net::SetupError;
+
+/// How a [`Runner`] is set up.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Most probes (sockets or processes) at once; others wait in order.
+    pub max_in_flight: usize,
+    /// TLS client configuration for `SSL_GET`; `None` builds keepalived's
+    /// (no certificate verification).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig { max_in_flight: 1024, tls: None }
+    }
+}
+
+/// Identifies a script started with [`Runner::spawn_script`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScriptToken(pub u64);
+
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Probe(ProbeId),
+    Script(ScriptToken),
+}
+
+struct HttpTask {
+    stream: TcpStream,
+    tls: Option<rustls::ClientConnection>,
+    http: Arc<HttpProbe>,
+    url: usize,
+    connected: bool,
+    sent: usize,
+    reader: http::ResponseReader,
+    md5: Option<Md5>,
+}
+
+struct SmtpTask {
+    stream: TcpStream,
+    connected: bool,
+    dialogue: smtp::SmtpDialogue,
+    out: Vec<u8>,
+    sent: usize,
+}
+
+enum Kind {
+    Tcp(TcpStream),
+    Http(Box<HttpTask>),
+    Smtp(Box<SmtpTask>),
+    Udp(UdpSocket, Arc<UdpCheck>),
+    Dns(UdpSocket, u16),
+    Ping { sock: Socket, v6: bool, raw: bool, expect: Option<(u16, u16)> },
+    Script(script::Running),
+}
+
+struct Task {
+    owner: Owner,
+    kind: Kind,
+    step_timeout: Duration,
+    /// The whole probe must be over by then.
+    deadline: Instant,
+    /// Last progress; the current step must progress within `step_timeout`.
+    step_start: Instant,
+    /// Scripts: when to escalate the timeout sequence next.
+    script_at: Option<Instant>,
+    registered: bool,
+}
+
+enum Step {
+    Pending,
+    Done(ProbeResult),
+}
+
+impl Task {
+    fn due(&self) -> Instant {
+        match &self.kind {
+            Kind::Script(_) => self.script_at.unwrap_or(self.deadline),
+            _ => self.deadline.min(self.step_start + self.step_timeout),
+        }
+    }
+
+    fn connecting(&self) -> bool {
+        match &self.kind {
+            Kind::Tcp(_) => true,
+            Kind::Http(h) => !h.connected,
+            Kind::Smtp(s) => !s.connected,
+            _ => false,
+        }
+    }
+}
+
+/// Probes in flight on a `mio` event loop. See the [module docs](self).
+pub struct Runner {
+    poll: Poll,
+    events: Events,
+    slots: Vec<Option<Task>>,
+    free: Vec<usize>,
+    freed_in_batch: Vec<usize>,
+    in_flight: usize,
+    max_in_flight: usize,
+    queue: VecDeque<(Owner, QueuedWork, Instant)>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    results: VecDeque<(ProbeId, ProbeResult)>,
+    script_results: VecDeque<(ScriptToken, ScriptExit)>,
+    tls: Arc<rustls::ClientConfig>,
+    scratch: Vec<u8>,
+    next_token: u64,
+    polled_children: usize,
+}
+
+enum QueuedWork {
+    Probe(Probe),
+    Script(Arc<Script>, Duration),
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("in_flight", &self.in_flight)
+            .field("queued", &self.queue.len())
+            .field("max_in_flight", &self.max_in_flight)
+            .finish()
+    }
+}
+
+fn io_fail(step: &'static str, e: &io::Error) -> Failure {
+    Failure::Io { step, kind: e.kind(), errno: e.raw_os_error() }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Runner {
+    /// A runner with this configuration.
+    pub fn new(cfg: RunnerConfig) -> io::Result<Self> {
+        let tls = match cfg.tls {
+            Some(t) => t,
+            None => tls::keepalived_client_config().map_err(io::Error::other)?,
+        };
+        Ok(Runner {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            slots: Vec::new(),
+            free: Vec::new(),
+            freed_in_batch: Vec::new(),
+            in_flight: 0,
+            max_in_flight: cfg.max_in_flight.max(1),
+            queue: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            results: VecDeque::new(),
+            script_results: VecDeque::new(),
+            tls,
+            scratch: vec![0; 65536],
+            next_token: 0,
+            polled_children: 0,
+        })
+    }
+
+    /// Probes and scripts running.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Probes and scripts waiting for a free slot.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Starts `probe` now, or queues it when `max_in_flight` are running.
+    pub fn submit(&mut self, probe: Probe, now: Instant) {
+        if let ProbeSpec::File(f) = &probe.spec {
+            // Files are read on the spot, as keepalived reads them.
+            let v = read_track_file(&f.path);
+            self.results.push_back((probe.id, ProbeResult::FileValue(v)));
+            return;
+        }
+        let owner = Owner::Probe(probe.id);
+        if self.in_flight >= self.max_in_flight {
+            self.queue.push_back((owner, QueuedWork::Probe(probe), now));
+        } else {
+            self.start(owner, QueuedWork::Probe(probe), now, Duration::ZERO);
+        }
+    }
+
+    /// Runs a script (a notify script, say) without a shell, giving it
+    /// `timeout` before keepalived's SIGTERM/SIGKILL sequence; its exit
+    /// comes back through [`poll_script_result`](Self::poll_script_result).
+    pub fn spawn_script(&mut self, script: Arc<Script>, timeout: Duration, now: Instant) -> ScriptToken {
+        self.next_token += 1;
+        let token = ScriptToken(self.next_token);
+        let owner = Owner::Script(token);
+        if self.in_flight >= self.max_in_flight {
+            self.queue.push_back((owner, QueuedWork::Script(script, timeout), now));
+        } else {
+            self.start(owner, QueuedWork::Script(script, timeout), now, Duration::ZERO);
+        }
+        token
+    }
+
+    /// The next finished probe.
+    pub fn poll_result(&mut self) -> Option<(ProbeId, ProbeResult)> {
+        self.results.pop_front()
+    }
+
+    /// The next finished script started with [`spawn_script`](Self::spawn_script).
+    pub fn poll_script_result(&mut self) -> Option<(ScriptToken, ScriptExit)> {
+        self.script_results.pop_front()
+    }
+
+    /// The earliest time the runner has something to do without I/O.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    fn alloc(&mut self) -> usize {
+        match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn finish(&mut self, owner: Owner, result: ProbeResult) {
+        match owner {
+            Owner::Probe(id) => self.results.push_back((id, result)),
+            Owner::Script(t) => {
+                let exit = match result {
+                    ProbeResult::Script(x) => x,
+                    ProbeResult::Failure(Failure::Spawn { kind, errno }) => ScriptExit::SpawnFailed { kind, errno },
+                    _ => ScriptExit::Signaled { signal: 0, timed_out: true },
+                };
+                self.script_results.push_back((t, exit));
+            }
+        }
+    }
+
+    fn start(&mut self, owner: Owner, work: QueuedWork, now: Instant, waited: Duration) {
+        let built = match work {
+            QueuedWork::Probe(p) => self.build(p, now, waited),
+            QueuedWork::Script(s, timeout) => match script::spawn(&s) {
+                Ok(r) => Ok(Task {
+                    owner,
+                    kind: Kind::Script(r),
+                    step_timeout: timeout,
+                    deadline: now + timeout,
+                    step_start: now,
+                    script_at: Some(now + timeout),
+                    registered: false,
+                }),
+                Err(e) => Err(ProbeResult::Script(ScriptExit::SpawnFailed { kind: e.kind(), errno: e.raw_os_error() })),
+            },
+        };
+        let mut task = match built {
+            Ok(t) => t,
+            Err(result) => {
+                self.finish(owner, result);
+                return;
+            }
+        };
+        let slot = self.alloc();
+        let token = Token(slot);
+        let reg = match &mut task.kind {
+            Kind::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE | Interest::WRITABLE),
+            Kind::Http(h) => {
+                self.poll.registry().register(&mut h.stream, token, Interest::READABLE | Interest::WRITABLE)
+            }
+            Kind::Smtp(h) => {
+                self.poll.registry().register(&mut h.stream, token, Interest::READABLE | Interest::WRITABLE)
+            }
+            Kind::Udp(s, _) | Kind::Dns(s, _) => self.poll.registry().register(s, token, Interest::READABLE),
+            Kind::Ping { sock, .. } => {
+                self.poll.registry().register(&mut SourceFd(&sock.as_raw_fd()), token, Interest::READABLE)
+            }
+            Kind::Script(r) => match &r.pidfd {
+                Some(fd) => self.poll.registry().register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE),
+                None => {
+                    self.polled_children += 1;
+                    Ok(())
+                }
+            },
+        };
+        match reg {
+            Ok(()) => task.registered = !matches!(&task.kind, Kind::Script(r) if r.pidfd.is_none()),
+            Err(e) => {
+                self.free.push(slot);
+                self.finish(
+                    owner,
+                    ProbeResult::NotRun(Failure::Setup { what: "register", kind: e.kind(), errno: e.raw_os_error() }),
+                );
+                return;
+            }
+        }
+        let due = task.due();
+        self.slots[slot] = Some(task);
+        self.in_flight += 1;
+        self.timers.push(Reverse((due, slot)));
+        // Some work can go on before any event (a connect that succeeded
+        // at once, a datagram already sent).
+        self.drive(slot, now);
+    }
+
+    fn build(&mut self, p: Probe, now: Instant, waited: Duration) -> Result<Task, ProbeResult> {
+        let owner = Owner::Probe(p.id);
+        let mk = |kind| Task {
+            owner,
+            kind,
+            step_timeout: p.step_timeout,
+            deadline: p.deadline + waited,
+            step_start: now,
+            script_at: None,
+            registered: false,
+        };
+        let target = |t: &Option<Target>| -> Result<Target, ProbeResult> {
+            t.clone().ok_or(ProbeResult::NotRun(Failure::Aborted { reason: "probe without a target" }))
+        };
+        // keepalived: for TCP, HTTP, SMTP and DNS a socket, bind or mark
+        // failure reschedules the check; for UDP and PING it fails it.
+        let not_run = |e: SetupError| match e {
+            SetupError::NotRun(f) => ProbeResult::NotRun(f),
+            SetupError::Failed(f) => ProbeResult::Failure(f),
+        };
+        let failed = |e: SetupError| match e {
+            SetupError::NotRun(f) | SetupError::Failed(f) => ProbeResult::Failure(f),
+        };
+        match p.spec {
+            ProbeSpec::Tcp => {
+                let t = target(&p.target)?;
+                Ok(mk(Kind::Tcp(net::tcp(&t).map_err(not_run)?)))
+            }
+            ProbeSpec::Http { http, url } => {
+                let t = target(&p.target)?;
+                let stream = net::tcp(&t).map_err(not_run)?;
+                let tls = if http.check.tls {
+                    let name = tls::server_name(http.check.vhost(url), http.check.enable_sni, t.dst.ip());
+                    Some(
+                        rustls::ClientConnection::new(Arc::clone(&self.tls), name)
+                            .map_err(|e| ProbeResult::NotRun(Failure::Tls { message: e.to_string() }))?,
+                    )
+                } else {
+                    None
+                };
+                let md5 = http.check.urls.get(url).and_then(|u| u.digest).map(|_| Md5::new());
+                Ok(mk(Kind::Http(Box::new(HttpTask {
+                    stream,
+                    tls,
+                    http,
+                    url,
+                    connected: false,
+                    sent: 0,
+                    reader: http::ResponseReader::new(),
+                    md5,
+                }))))
+            }
+            ProbeSpec::Smtp(s) => {
+                let t = target(&p.target)?;
+                let stream = net::tcp(&t).map_err(not_run)?;
+                Ok(mk(Kind::Smtp(Box::new(SmtpTask {
+                    stream,
+                    connected: false,
+                    dialogue: smtp::SmtpDialogue::new(&s.helo_name),
+                    out: Vec::new(),
+                    sent: 0,
+                }))))
+            }
+            ProbeSpec::Udp(check) => {
+                let t = target(&p.target)?;
+                let s = net::socket(&t, Type::DGRAM, Protocol::UDP).map_err(failed)?;
+                net::connect(&s, &t).map_err(failed)?;
+                let sock = UdpSocket::from_std(std::net::UdpSocket::from(s));
+                let payload = udp::payload(&check);
+                match sock.send(&payload) {
+                    Ok(n) if n == payload.len() => {}
+                    Ok(_) => {
+                        return Err(ProbeResult::Failure(Failure::Io {
+                            step: "send",
+                            kind: io::ErrorKind::WriteZero,
+                            errno: None,
+                        }));
+                    }
+                    Err(e) => return Err(ProbeResult::Failure(io_fail("send", &e))),
+                }
+                Ok(mk(Kind::Udp(sock, check)))
+            }
+            ProbeSpec::Dns { id, query } => {
+                let t = target(&p.target)?;
+                let s = net::socket(&t, Type::DGRAM, Protocol::UDP).map_err(not_run)?;
+                net::connect(&s, &t).map_err(not_run)?;
+                let sock = UdpSocket::from_std(std::net::UdpSocket::from(s));
+                match sock.send(&query) {
+                    Ok(n) if n == query.len() => {}
+                    Ok(_) => {
+                        return Err(ProbeResult::Failure(Failure::Io {
+                            step: "send",
+                            kind: io::ErrorKind::WriteZero,
+                            errno: None,
+                        }));
+                    }
+                    Err(e) => return Err(ProbeResult::Failure(io_fail("send", &e))),
+                }
+                Ok(mk(Kind::Dns(sock, id)))
+            }
+            ProbeSpec::Ping { id, seq } => {
+                let t = target(&p.target)?;
+                let (sock, raw) = ping_socket(&t)?;
+                let v6 = t.dst.is_ipv6();
+                let msg = icmp::build_echo(v6, id, seq);
+                let dst = SockAddr::from(std::net::SocketAddr::new(t.dst.ip(), 0));
+                if let Err(e) = sock.send_to(&msg, &dst) {
+                    return Err(ProbeResult::Failure(io_fail("send", &e)));
+                }
+                Ok(mk(Kind::Ping { sock, v6, raw, expect: raw.then_some((id, seq)) }))
+            }
+            ProbeSpec::Misc(m) => match script::spawn(&m.script) {
+                Ok(r) => {
+                    let mut t = mk(Kind::Script(r));
+                    t.script_at = Some(t.deadline);
+                    Ok(t)
+                }
+                Err(e) => Err(ProbeResult::Script(ScriptExit::SpawnFailed { kind: e.kind(), errno: e.raw_os_error() })),
+            },
+            ProbeSpec::File(f) => Err(ProbeResult::FileValue(read_track_file(&f.path))),
+        }
+    }
+
+    /// Waits up to `timeout` for I/O, then carries every ready probe as far
+    /// as it goes and fails those whose deadline passed. Results are then
+    /// ready in [`poll_result`](Self::poll_result).
+    pub fn poll_io(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let now = Instant::now();
+        let mut wait = timeout;
+        if let Some(d) = self.next_deadline() {
+            let until = d.saturating_duration_since(now);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        if self.polled_children > 0 {
+            wait = Some(wait.map_or(Duration::from_millis(20), |w| w.min(Duration::from_millis(20))));
+        }
+        if !self.results.is_empty() || !self.script_results.is_empty() {
+            wait = Some(Duration::ZERO);
+        }
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
+        for slot in ready {
+            if self.freed_in_batch.contains(&slot) {
+                continue;
+            }
+            self.drive(slot, now);
+        }
+        if self.polled_children > 0 {
+            for slot in 0..self.slots.len() {
+                if matches!(&self.slots[slot], Some(Task { kind: Kind::Script(r), .. }) if r.pidfd.is_none()) {
+                    self.drive(slot, now);
+                }
+            }
+        }
+        self.expire(now);
+        self.free.append(&mut self.freed_in_batch);
+        self.start_queued(now);
+        Ok(())
+    }
+
+    fn start_queued(&mut self, now: Instant) {
+        while self.in_flight < self.max_in_flight {
+            let Some((owner, work, queued_at)) = self.queue.pop_front() else { break };
+            let waited = now.saturating_duration_since(queued_at);
+            self.start(owner, work, now, waited);
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((at, slot))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(task) = self.slots[slot].as_mut() else { continue };
+            let due = task.due();
+            if due > now {
+                // Progress moved the deadline on.
+                self.timers.push(Reverse((due, slot)));
+                continue;
+            }
+            if let Kind::Script(r) = &mut task.kind {
+                let next = r.escalate(now);
+                task.script_at = Some(next);
+                self.timers.push(Reverse((next, slot)));
+                continue;
+            }
+            let result = match &task.kind {
+                _ if task.connecting() => ProbeResult::Failure(Failure::ConnectTimeout),
+                // keepalived: silence within the timeout is a UDP success
+                // unless a reply is required.
+                Kind::Udp(_, check) => udp::judge(check, None).into(),
+                Kind::Dns(..) => ProbeResult::Failure(Failure::Timeout { step: "DNS read" }),
+                Kind::Ping { .. } => ProbeResult::Failure(Failure::Timeout { step: "ICMP echo" }),
+                Kind::Http(h) => ProbeResult::Failure(Failure::Timeout {
+                    step: if h.tls.as_ref().is_some_and(|c| c.is_handshaking()) {
+                        "TLS handshake"
+                    } else if h.sent < h.http.requests[h.url].len() {
+                        "HTTP write"
+                    } else {
+                        "HTTP read"
+                    },
+                }),
+                Kind::Smtp(s) => ProbeResult::Failure(Failure::Timeout { step: s.dialogue.step() }),
+                Kind::Tcp(_) | Kind::Script(_) => ProbeResult::Failure(Failure::ConnectTimeout),
+            };
+            self.close(slot, result);
+        }
+    }
+
+    fn close(&mut self, slot: usize, result: ProbeResult) {
+        let Some(mut task) = self.slots[slot].take() else { return };
+        if task.registered {
+            let r = self.poll.registry();
+            let _ = match &mut task.kind {
+                Kind::Tcp(s) => r.deregister(s),
+                Kind::Http(h) => r.deregister(&mut h.stream),
+                Kind::Smtp(h) => r.deregister(&mut h.stream),
+                Kind::Udp(s, _) | Kind::Dns(s, _) => r.deregister(s),
+                Kind::Ping { sock, .. } => r.deregister(&mut SourceFd(&sock.as_raw_fd())),
+                Kind::Script(run) => match &run.pidfd {
+                    Some(fd) => r.deregister(&mut SourceFd(&fd.as_raw_fd())),
+                    None => Ok(()),
+                },
+            };
+        } else if matches!(task.kind, Kind::Script(_)) {
+            self.polled_children -= 1;
+        }
+        self.in_flight -= 1;
+        self.freed_in_batch.push(slot);
+        self.finish(task.owner, result);
+    }
+
+    /// Carries a task as far as it goes without blocking.
+    fn drive(&mut self, slot: usize, now: Instant) {
+        let Some(task) = self.slots.get_mut(slot).and_then(|t| t.as_mut()) else { return };
+        let step = match &mut task.kind {
+            Kind::Tcp(s) => match connect_state(s) {
+                Ok(true) => Step::Done(ProbeResult::Success),
+                Ok(false) => Step::Pending,
+                Err(f) => Step::Done(ProbeResult::Failure(f)),
+            },
+            Kind::Http(h) => drive_http(h, &mut task.step_start, now, &mut self.scratch),
+            Kind::Smtp(s) => drive_smtp(s, &mut task.step_start, now, &mut self.scratch),
+            Kind::Udp(sock, check) => {
+                let n = udp::recv_len(check);
+                match sock.recv(&mut self.scratch[..n]) {
+                    Ok(len) => Step::Done(udp::judge(check, Some(&self.scratch[..len])).into()),
+                    Err(e) if would_block(&e) => Step::Pending,
+                    Err(e) if check.require_reply || net::is_connect_failure(&e) => {
+                        Step::Done(ProbeResult::Failure(io_fail("recv", &e)))
+                    }
+                    Err(e) => Step::Done(ProbeResult::Failure(io_fail("recv", &e))),
+                }
+            }
+            Kind::Dns(sock, id) => loop {
+                match sock.recv(&mut self.scratch) {
+                    Ok(len) => match dns::judge_reply(*id, &self.scratch[..len]) {
+                        dns::ReplyVerdict::Ignore => continue,
+                        dns::ReplyVerdict::Up => break Step::Done(ProbeResult::Success),
+                        dns::ReplyVerdict::Down(f) => break Step::Done(ProbeResult::Failure(f)),
+                    },
+                    Err(e) if would_block(&e) => break Step::Pending,
+                    Err(e) => break Step::Done(ProbeResult::Failure(io_fail("recv", &e))),
+                }
+            },
+            Kind::Ping { sock, v6, raw, expect } => loop {
+                match (&*sock).read(&mut self.scratch) {
+                    Ok(len) => match icmp::judge(*v6, *raw && !*v6, *expect, &self.scratch[..len]) {
+                        icmp::EchoVerdict::Ignore => continue,
+                        icmp::EchoVerdict::Up => break Step::Done(ProbeResult::Success),
+                        icmp::EchoVerdict::Down(f) => break Step::Done(ProbeResult::Failure(f)),
+                    },
+                    Err(e) if would_block(&e) => break Step::Pending,
+                    Err(e) => break Step::Done(ProbeResult::Failure(io_fail("recv", &e))),
+                }
+            },
+            Kind::Script(r) => match r.try_exit() {
+                Ok(Some(x)) => Step::Done(ProbeResult::Script(x)),
+                Ok(None) => Step::Pending,
+                Err(e) => {
+                    Step::Done(ProbeResult::Script(ScriptExit::SpawnFailed { kind: e.kind(), errno: e.raw_os_error() }))
+                }
+            },
+        };
+        if let Step::Done(r) = step {
+            self.close(slot, r);
+        }
+    }
+}
+
+/// Whether a non-blocking connect finished (mio's recipe: the pending
+/// error, then the peer address).
+fn connect_state(s: &TcpStream) -> Result<bool, Failure> {
+    match s.take_error() {
+        Ok(Some(e)) | Err(e) => return Err(Failure::from_io("connect", &e)),
+        Ok(None) => {}
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotConnected || Errno::from_io_error(&e) == Some(Errno::INPROGRESS) => {
+            Ok(false)
+        }
+        Err(e) => Err(Failure::from_io("connect", &e)),
+    }
+}
+
+fn drive_http(h: &mut HttpTask, step_start: &mut Instant, now: Instant, scratch: &mut [u8]) -> Step {
+    if !h.connected {
+        match connect_state(&h.stream) {
+            Ok(true) => {
+                h.connected = true;
+                *step_start = now;
+            }
+            Ok(false) => return Step::Pending,
+            Err(f) => return Step::Done(ProbeResult::Failure(f)),
+        }
+    }
+    let http = Arc::clone(&h.http);
+    let request = &http.requests[h.url];
+    let url = &http.check.urls[h.url];
+    let HttpTask { stream, tls, sent, reader, md5, .. } = h;
+    let feed = |reader: &mut http::ResponseReader, md5: &mut Option<Md5>, data: &[u8]| {
+        reader.feed(data, &mut |b| {
+            if let Some(m) = md5.as_mut() {
+                m.update(b);
+            }
+        })
+    };
+    match tls {
+        None => {
+            while *sent < request.len() {
+                match stream.write(&request[*sent..]) {
+                    Ok(0) => return Step::Done(ProbeResult::Failure(Failure::Closed { step: "HTTP write" })),
+                    Ok(n) => {
+                        *sent += n;
+                        *step_start = now;
+                    }
+                    Err(e) if would_block(&e) => return Step::Pending,
+                    Err(e) => return Step::Done(ProbeResult::Failure(io_fail("HTTP write", &e))),
+                }
+            }
+            loop {
+                match stream.read(scratch) {
+                    Ok(0) => return Step::Done(finish_http(reader, md5, url)),
+                    Ok(n) => {
+                        *step_start = now;
+                        if let Err(f) = feed(reader, md5, &scratch[..n]) {
+                            return Step::Done(ProbeResult::Failure(f));
+                        }
+                    }
+                    Err(e) if would_block(&e) => return Step::Pending,
+                    // keepalived: a read error (a reset mid-response) fails
+                    // the check even after a complete response.
+                    Err(e) => return Step::Done(ProbeResult::Failure(io_fail("HTTP read", &e))),
+                }
+            }
+        }
+        Some(conn) => 'turn: loop {
+            // Write what TLS has to say (handshake, request).
+            loop {
+                if conn.wants_write() {
+                    match conn.write_tls(stream) {
+                        Ok(_) => {
+                            *step_start = now;
+                            continue;
+                        }
+                        Err(e) if would_block(&e) => {}
+                        Err(e) => return Step::Done(ProbeResult::Failure(io_fail("TLS write", &e))),
+                    }
+                }
+                if !conn.is_handshaking() && *sent < request.len() {
+                    match conn.writer().write(&request[*sent..]) {
+                        Ok(n) if n > 0 => {
+                            *sent += n;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Step::Done(ProbeResult::Failure(io_fail("TLS write", &e))),
+                    }
+                }
+                break;
+            }
+            // Read what the server sent.
+            loop {
+                match conn.read_tls(stream) {
+                    Ok(0) => {
+                        if conn.is_handshaking() {
+                            return Step::Done(ProbeResult::Failure(Failure::Closed { step: "TLS handshake" }));
+                        }
+                        // Closed, with or without close_notify: drain what
+                        // was decrypted and judge it, as keepalived does.
+                        let _ = conn.process_new_packets();
+                        loop {
+                            match conn.reader().read(scratch) {
+                                Ok(n) if n > 0 => {
+                                    if let Err(f) = feed(reader, md5, &scratch[..n]) {
+                                        return Step::Done(ProbeResult::Failure(f));
+                                    }
+                                }
+                                _ => break,
+                            }
+                        }
+                        return Step::Done(finish_http(reader, md5, url));
+                    }
+                    Ok(_) => {
+                        *step_start = now;
+                        if let Err(e) = conn.process_new_packets() {
+                            if conn.is_handshaking() || *sent == 0 {
+                                return Step::Done(ProbeResult::Failure(Failure::Tls { message: e.to_string() }));
+                            }
+                            // keepalived: any TLS error after the request
+                            // ends the stream; judge what arrived.
+                            return Step::Done(finish_http(reader, md5, url));
+                        }
+                        if !conn.is_handshaking() {
+                            loop {
+                                match conn.reader().read(scratch) {
+                                    Ok(0) => return Step::Done(finish_http(reader, md5, url)),
+                                    Ok(n) => {
+                                        if let Err(f) = feed(reader, md5, &scratch[..n]) {
+                                            return Step::Done(ProbeResult::Failure(f));
+                                        }
+                                    }
+                                    Err(e) if would_block(&e) => break,
+                                    Err(_) => return Step::Done(finish_http(reader, md5, url)),
+                                }
+                            }
+                        }
+                        if conn.wants_write() || (!conn.is_handshaking() && *sent < request.len()) {
+                            // A handshake message or the request to send.
+                            continue 'turn;
+                        }
+                    }
+                    Err(e) if would_block(&e) => break 'turn Step::Pending,
+                    Err(e) => {
+                        if conn.is_handshaking() {
+                            return Step::Done(ProbeResult::Failure(io_fail("TLS handshake", &e)));
+                        }
+                        return Step::Done(ProbeResult::Failure(io_fail("HTTP read", &e)));
+                    }
+                }
+            }
+        },
+    }
+}
+
+fn finish_http(reader: &http::ResponseReader, md5: &mut Option<Md5>, url: &super::spec::UrlSpec) -> ProbeResult {
+    let digest = md5.take().map(|m| {
+        let d = m.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&d);
+        out
+    });
+    match reader.finish(url, digest) {
+        Ok(_) => ProbeResult::Success,
+        Err(f) => ProbeResult::Failure(f),
+    }
+}
+
+fn drive_smtp(s: &mut SmtpTask, step_start: &mut Instant, now: Instant, scratch: &mut [u8]) -> Step {
+    if !s.connected {
+        match connect_state(&s.stream) {
+            Ok(true) => {
+                s.connected = true;
+                *step_start = now;
+            }
+            Ok(false) => return Step::Pending,
+            Err(f) => return Step::Done(ProbeResult::Failure(f)),
+        }
+    }
+    loop {
+        while s.sent < s.out.len() {
+            match s.stream.write(&s.out[s.sent..]) {
+                Ok(0) => return Step::Done(ProbeResult::Failure(Failure::Closed { step: s.dialogue.step() })),
+                Ok(n) => {
+                    s.sent += n;
+                    *step_start = now;
+                }
+                Err(e) if would_block(&e) => return Step::Pending,
+                Err(e) => return Step::Done(ProbeResult::Failure(io_fail("SMTP write", &e))),
+            }
+        }
+        s.out.clear();
+        s.sent = 0;
+        match s.stream.read(scratch) {
+            Ok(0) => return Step::Done(ProbeResult::Failure(Failure::Closed { step: s.dialogue.step() })),
+            Ok(n) => {
+                *step_start = now;
+                match s.dialogue.feed(&scratch[..n]) {
+                    Ok(smtp::SmtpStep::Done) => return Step::Done(ProbeResult::Success),
+                    Ok(smtp::SmtpStep::Write(w)) => s.out = w,
+                    Ok(smtp::SmtpStep::Read) => {}
+                    Err(f) => return Step::Done(ProbeResult::Failure(f)),
+                }
+            }
+            Err(e) if would_block(&e) => return Step::Pending,
+            Err(e) => return Step::Done(ProbeResult::Failure(io_fail("SMTP read", &e))),
+        }
+    }
+}
+
+/// An ICMP socket: unprivileged where permitted, raw otherwise.
+fn ping_socket(t: &Target) -> Result<(Socket, bool), ProbeResult> {
+    let proto = if t.dst.is_ipv4() { Protocol::ICMPV4 } else { Protocol::ICMPV6 };
+    let permission = |e: &io::Error| matches!(Errno::from_io_error(e), Some(Errno::ACCESS) | Some(Errno::PERM));
+    let try_kind = |ty: Type| -> Result<Socket, SetupError> {
+        let target = Target { bind: None, ..t.clone() };
+        let s = net::socket(&target, ty, proto)?;
+        let _ = s.set_recv_buffer_size(128 * 1024);
+        Ok(s)
+    };
+    let err = |e: SetupError| -> io::Error {
+        match e {
+            SetupError::NotRun(Failure::Setup { kind, errno: Some(n), .. })
+            | SetupError::Failed(Failure::Setup { kind, errno: Some(n), .. }) => {
+                let _ = kind;
+                io::Error::from_raw_os_error(n)
+            }
+            _ => io::Error::other("socket"),
+        }
+    };
+    match try_kind(Type::DGRAM) {
+        Ok(s) => Ok((s, false)),
+        Err(e) => {
+            let e = err(e);
+            if !permission(&e) {
+                return Err(ProbeResult::NotRun(Failure::Setup {
+                    what: "ICMP socket",
+                    kind: e.kind(),
+                    errno: e.raw_os_error(),
+                }));
+            }
+            match try_kind(Type::RAW) {
+                Ok(s) => Ok((s, true)),
+                Err(e2) => {
+                    let e2 = err(e2);
+                    if permission(&e2) {
+                        Err(ProbeResult::NotRun(Failure::PingNotPermitted {
+                            help: "add this process's group to net.ipv4.ping_group_range, or grant CAP_NET_RAW",
+                        }))
+                    } else {
+                        Err(ProbeResult::NotRun(Failure::Setup {
+                            what: "ICMP socket",
+                            kind: e2.kind(),
+                            errno: e2.raw_os_error(),
+                        }))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a tracked file as keepalived does: a missing or unreadable file
+/// reads as 0.
+pub fn read_track_file(path: &std::path::Path) -> Option<i64> {
+    let mut buf = [0u8; file::READ_LEN];
+    let n = match std::fs::File::open(path) {
+        Ok(mut f) => f.read(&mut buf).unwrap_or(0),
+        Err(_) => 0,
+    };
+    file::parse_value(&buf[..n])
+}
+
+/// A [`HealthChecker`] and a [`Runner`] in one loop.
+#[derive(Debug)]
+pub struct Driver {
+    /// The checker; poll its events and desired pool.
+    pub checker: HealthChecker,
+    /// The runner.
+    pub runner: Runner,
+}
+
+impl Driver {
+    /// Couples a checker and a runner.
+    pub fn new(checker: HealthChecker, runner: Runner) -> Self {
+        Driver { checker, runner }
+    }
+
+    /// One turn: runs due timers, submits probes, waits for I/O at most
+    /// `max_wait` (less if a timer is due sooner), and feeds the results
+    /// back. Events accumulate in the checker.
+    pub fn step(&mut self, max_wait: Duration) -> io::Result<()> {
+        let now = Instant::now();
+        self.checker.handle_timeout(now);
+        while let Some(p) = self.checker.poll_probe() {
+            self.runner.submit(p, now);
+        }
+        let mut wait = max_wait;
+        if let Some(t) = self.checker.poll_timeout() {
+            wait = wait.min(t.saturating_duration_since(now));
+        }
+        self.runner.poll_io(Some(wait))?;
+        let now = Instant::now();
+        while let Some((id, r)) = self.runner.poll_result() {
+            // A result the checker gave up on already is dropped.
+            let _ = self.checker.handle_result(id, r, now);
+        }
+        Ok(())
+    }
+
+    /// Steps until `until`.
+    pub fn run_until(&mut self, until: Instant) -> io::Result<()> {
+        while Instant::now() < until {
+            self.step(until.saturating_duration_since(Instant::now()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! `SMTP_CHECK`: the dialogue keepalived holds with a mail server, as a
+//! sans-IO state machine (`check/check_smtp.c`).
+//!
+//! After connecting: read the greeting, which must be 220; send
+//! `HELO <helo_name>\r\n`; read the reply, which must be 250; send
+//! `QUIT\r\n`; read one more line (any). The check passes when that last
+//! line arrives.
+//!
+//! Deliberate differences: keepalived judges only the first line it reads,
+//! so a multi-line greeting (`220-…`) fails there; lvskit follows RFC 5321
+//! §4.2 and reads continuation lines up to the final one, and accepts a
+//! code followed directly by CRLF. A reply line longer than RFC 5321's
+//! 512 bytes is a failure (keepalived discards its buffer and reads on
+//! until the timeout).
+
+use super::outcome::Failure;
+
+/// The longest reply line (RFC 5321 §4.5.3.1.5, and keepalived's
+/// `SMTP_BUFF_MAX`).
+pub const MAX_LINE: usize = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Banner,
+    Helo,
+    Quit,
+    Done,
+}
+
+/// What the caller should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpStep {
+    /// Read more.
+    Read,
+    /// Write these bytes, then read more.
+    Write(Vec<u8>),
+    /// The check passed; close the connection.
+    Done,
+}
+
+/// One SMTP check dialogue.
+#[derive(Debug, Clone)]
+pub struct SmtpDialogue {
+    state: State,
+    helo: String,
+    line: Vec<u8>,
+}
+
+/// The reply code of a line: three digits followed by a space, a hyphen
+/// (continuation), CR, LF or nothing.
+pub fn reply_code(line: &[u8]) -> Option<(u16, bool)> {
+    let d = line.get(..3)?;
+    if !d.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = (d[0] - b'0') as u16 * 100 + (d[1] - b'0') as u16 * 10 + (d[2] - b'0') as u16;
+    match line.get(3) {
+        None | Some(b' ') | Some(b'\r') | Some(b'\n') => Some((code, false)),
+        Some(b'-') => Some((code, true)),
+        Some(_) => None,
+    }
+}
+
+impl SmtpDialogue {
+    /// A dialogue that will greet with `helo_name`.
+    pub fn new(helo_name: &str) -> Self {
+        SmtpDialogue { state: State::Banner, helo: helo_name.to_owned(), line: Vec::with_capacity(64) }
+    }
+
+    /// The step under way, for failure reports.
+    pub fn step(&self) -> &'static str {
+        match self.state {
+            State::Banner => "banner",
+            State::Helo => "HELO",
+            State::Quit => "QUIT",
+            State::Done => "done",
+        }
+    }
+
+    /// Consumes received bytes and says what to do next. Bytes after a
+    /// reply that moved the dialogue on are kept for the next step.
+    pub fn feed(&mut self, data: &[u8]) -> Result<SmtpStep, Failure> {
+        let mut out: Option<Vec<u8>> = None;
+        for &b in data {
+            if self.state == State::Done {
+                break;
+            }
+            if self.line.len() >= MAX_LINE {
+                return Err(Failure::SmtpLineTooLong { limit: MAX_LINE });
+            }
+            self.line.push(b);
+            if b != b'\n' {
+                continue;
+            }
+            let line = std::mem::take(&mut self.line);
+            if let Some(w) = self.line_done(&line)? {
+                out.get_or_insert_with(Vec::new).extend_from_slice(&w);
+            }
+            self.line = line;
+            self.line.clear();
+        }
+        Ok(match (self.state, out) {
+            (State::Done, _) => SmtpStep::Done,
+            (_, Some(w)) => SmtpStep::Write(w),
+            (_, None) => SmtpStep::Read,
+        })
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
+        let parsed = reply_code(line);
+        match self.state {
+            State::Banner | State::Helo => {
+                let (want, step) = if self.state == State::Banner { (220, "banner") } else { (250, "HELO") };
+                match parsed {
+                    Some((c, true)) if c == want => Ok(None),
+                    Some((c, false)) if c == want => {
+                        if self.state == State::Banner {
+                            self.state = State::Helo;
+                            Ok(Some(format!("HELO {}\r\n", self.helo).into_bytes()))
+                        } else {
+                            self.state = State::Quit;
+                            Ok(Some(b"QUIT\r\n".to_vec()))
+                        }
+                    }
+                    Some((c, _)) => Err(Failure::SmtpReply { step, code: Some(c) }),
+                    None => Err(Failure::SmtpReply { step, code: None }),
+                }
+            }
+            State::Quit => {
+                self.state = State::Done;
+                Ok(None)
+            }
+            State::Done => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_dialogue() {
+        let mut d = SmtpDialogue::new("probe.example");
+        assert_eq!(d.feed(b"220 mx.example ESMTP").unwrap(), SmtpStep::Read);
+        assert_eq!(d.feed(b"\r\n").unwrap(), SmtpStep::Write(b"HELO probe.example\r\n".to_vec()));
+        assert_eq!(d.feed(b"250 hello\r\n").unwrap(), SmtpStep::Write(b"QUIT\r\n".to_vec()));
+        assert_eq!(d.feed(b"221 bye\r\n").unwrap(), SmtpStep::Done);
+    }
+
+    #[test]
+    fn multiline_and_bare_codes() {
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(b"220-first\r\n220-second\r\n").unwrap(), SmtpStep::Read);
+        assert_eq!(d.feed(b"220\r\n").unwrap(), SmtpStep::Write(b"HELO h\r\n".to_vec()));
+    }
+
+    #[test]
+    fn failures() {
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(b"554 go away\r\n"), Err(Failure::SmtpReply { step: "banner", code: Some(554) }));
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(b"hello\r\n"), Err(Failure::SmtpReply { step: "banner", code: None }));
+        let mut d = SmtpDialogue::new("h");
+        d.feed(b"220 ok\r\n").unwrap();
+        assert_eq!(d.feed(b"501 no\r\n"), Err(Failure::SmtpReply { step: "HELO", code: Some(501) }));
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(&[b'2'; 600]), Err(Failure::SmtpLineTooLong { limit: MAX_LINE }));
+    }
+}

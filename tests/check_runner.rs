@@ -1,0 +1,459 @@
+// lvskit-test: root
+//! The probe runner against real servers on 127.0.0.0/8 inside a private
+//! network namespace: each checker kind's verdicts, keepalived's timeouts,
+//! hostile servers (resets, endless headers, slowloris, garbage, lying
+//! DNS), scripts of every exit class, and the in-flight bound.
+
+#![cfg(all(feature = "probe", target_os = "linux"))]
+
+#[path = "check_servers/mod.rs"]
+mod servers;
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lvskit::check::http::StatusSet;
+use lvskit::check::runner::{Runner, RunnerConfig, script::run_blocking};
+use lvskit::check::udp::BytePattern;
+use lvskit::check::{
+    CheckKind, CheckerSpec, ConnectSpec, DnsCheck, Failure, FileCheck, HttpCheck, MiscCheck, ProbeResult, Script,
+    ScriptExit, SmtpCheck, UdpCheck, UrlSpec,
+};
+use servers::*;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn tcp_check() -> CheckerSpec {
+    CheckerSpec::tcp().connect_timeout(secs(1))
+}
+
+fn http_check(url: UrlSpec) -> CheckerSpec {
+    CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![url]))).connect_timeout(secs(1))
+}
+
+fn md5_of(b: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(b).into()
+}
+
+#[test]
+fn tcp_connect_verdicts() {
+    if !enabled("tcp_connect_verdicts") {
+        return;
+    }
+    netns();
+    let l = Listener::start(sa("127.0.0.2:8080"));
+    let (r, t) = run(probe_for(tcp_check(), l.addr));
+    assert_eq!(r, ProbeResult::Success);
+    assert!(t < secs(1));
+    l.stop();
+    let (r, _) = run(probe_for(tcp_check(), sa("127.0.0.2:8080")));
+    assert!(
+        matches!(r, ProbeResult::Failure(Failure::ConnectFailed { kind: ErrorKind::ConnectionRefused, .. })),
+        "{r:?}"
+    );
+    // An address with no route: the connect fails at once.
+    let (r, _) = run(probe_for(tcp_check(), sa("192.0.2.10:80")));
+    assert!(matches!(r, ProbeResult::Failure(Failure::ConnectFailed { .. })), "{r:?}");
+    // A listener that accepts nothing and has a full backlog drops SYNs:
+    // the connect times out at connect_timeout.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&sa("127.0.0.3:9000").into()).unwrap();
+    s.listen(0).unwrap();
+    let _fill: Vec<TcpStream> = (0..4)
+        .filter_map(|_| {
+            let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+            c.set_nonblocking(true).ok()?;
+            let _ = c.connect(&sa("127.0.0.3:9000").into());
+            thread::sleep(ms(20));
+            Some(c.into())
+        })
+        .collect();
+    let (r, t) = run(probe_for(tcp_check(), sa("127.0.0.3:9000")));
+    assert_eq!(r, ProbeResult::Failure(Failure::ConnectTimeout));
+    assert!(t >= ms(950) && t < ms(1800), "{t:?}");
+    // A server that accepts and never answers passes a TCP check.
+    serve_tcp(sa("127.0.0.4:80"), false, |c| {
+        thread::sleep(secs(10));
+        drop(c)
+    });
+    assert_eq!(run(probe_for(tcp_check(), sa("127.0.0.4:80"))).0, ProbeResult::Success);
+    // connect_ip / connect_port / bindto / bind_port.
+    let l = Listener::start(sa("127.0.0.5:7000"));
+    let c = ConnectSpec {
+        connect_ip: Some("127.0.0.5".parse().unwrap()),
+        connect_port: Some(7000),
+        bindto: Some("127.0.0.9".parse().unwrap()),
+        bind_port: Some(40001),
+        ..Default::default()
+    };
+    let p = probe_for(tcp_check().connect(c), sa("127.0.0.1:1"));
+    assert_eq!(p.target.as_ref().unwrap().dst, sa("127.0.0.5:7000"));
+    assert_eq!(run(p).0, ProbeResult::Success);
+    // A bind that cannot work is not a verdict: keepalived reschedules.
+    let c = ConnectSpec { bindto: Some("192.0.2.77".parse().unwrap()), ..Default::default() };
+    let (r, _) = run(probe_for(tcp_check().connect(c), l.addr));
+    assert!(matches!(r, ProbeResult::NotRun(Failure::Setup { what: "bind", .. })), "{r:?}");
+    // fwmark is applied (SO_MARK needs CAP_NET_ADMIN, which root has).
+    let c = ConnectSpec { fwmark: 7, ..Default::default() };
+    assert_eq!(run(probe_for(tcp_check().connect(c), l.addr)).0, ProbeResult::Success);
+    l.stop();
+}
+
+#[test]
+fn http_verdicts() {
+    if !enabled("http_verdicts") {
+        return;
+    }
+    netns();
+    let mode = Arc::new(AtomicU8::new(0));
+    let hits = Arc::new(AtomicU32::new(0));
+    http_server(sa("127.0.0.2:80"), Arc::clone(&mode), Arc::clone(&hits));
+    let rs = sa("127.0.0.2:80");
+    assert_eq!(run(probe_for(http_check(UrlSpec::new("/")), rs)).0, ProbeResult::Success);
+    assert_eq!(run(probe_for(http_check(UrlSpec::new("/").digest(md5_of(b"hello"))), rs)).0, ProbeResult::Success);
+    let (r, _) = run(probe_for(http_check(UrlSpec::new("/").digest(md5_of(b"other"))), rs));
+    assert_eq!(r, ProbeResult::Failure(Failure::HttpDigest { got: Some(md5_of(b"hello")) }));
+    mode.store(1, Ordering::Relaxed);
+    assert_eq!(
+        run(probe_for(http_check(UrlSpec::new("/")), rs)).0,
+        ProbeResult::Failure(Failure::HttpStatus { status: 500 })
+    );
+    let ok500 = UrlSpec::new("/").status(StatusSet::parse(["500-599"]).unwrap());
+    assert_eq!(run(probe_for(http_check(ok500), rs)).0, ProbeResult::Success);
+    // A body whose digest changes: the first matches, the next does not.
+    mode.store(2, Ordering::Relaxed);
+    let n = hits.load(Ordering::Relaxed);
+    let want = md5_of(format!("version {n}").as_bytes());
+    assert_eq!(run(probe_for(http_check(UrlSpec::new("/").digest(want)), rs)).0, ProbeResult::Success);
+    assert!(matches!(
+        run(probe_for(http_check(UrlSpec::new("/").digest(want)), rs)).0,
+        ProbeResult::Failure(Failure::HttpDigest { .. })
+    ));
+    // The request is keepalived's, with the virtual host.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = Arc::clone(&seen);
+    serve_tcp(sa("127.0.0.3:8080"), false, move |mut c| {
+        *s2.lock().unwrap() = read_request_head(&mut c);
+        respond(&mut c, 0, 0);
+    });
+    let mut h = HttpCheck::http(vec![UrlSpec::new("/status?full=1")]);
+    h.virtualhost = Some("www.example.org".into());
+    h.protocol = lvskit::check::http::HttpProtocol::Http11;
+    let spec = CheckerSpec::new(CheckKind::Http(h)).connect_timeout(secs(1));
+    assert_eq!(run(probe_for(spec, sa("127.0.0.3:8080"))).0, ProbeResult::Success);
+    assert_eq!(
+        String::from_utf8(seen.lock().unwrap().clone()).unwrap(),
+        "GET /status?full=1 HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.org\r\n\r\n"
+    );
+}
+
+#[test]
+fn hostile_http_servers_fail_within_the_deadline() {
+    if !enabled("hostile_http_servers_fail_within_the_deadline") {
+        return;
+    }
+    netns();
+    // Accept, read the request, never answer: failed after connect_timeout
+    // of silence (keepalived's read timer).
+    serve_tcp(sa("127.0.0.2:80"), true, |c| {
+        thread::sleep(secs(20));
+        drop(c)
+    });
+    let (r, t) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.2:80")));
+    assert_eq!(r, ProbeResult::Failure(Failure::Timeout { step: "HTTP read" }));
+    assert!(t >= ms(950) && t < ms(2000), "{t:?}");
+    // Reset in the middle of the response.
+    serve_tcp(sa("127.0.0.3:80"), true, |mut c| {
+        let _ = c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+        thread::sleep(ms(50));
+        socket2::SockRef::from(&c).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(c);
+    });
+    let (r, _) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.3:80")));
+    assert!(
+        matches!(r, ProbeResult::Failure(Failure::Io { step: "HTTP read", kind: ErrorKind::ConnectionReset, .. })),
+        "{r:?}"
+    );
+    // Endless headers: refused once the head outgrows keepalived's buffer.
+    serve_tcp(sa("127.0.0.4:80"), true, |mut c| {
+        let _ = c.write_all(b"HTTP/1.0 200 OK\r\n");
+        while c.write_all(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n").is_ok() {}
+    });
+    let (r, t) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.4:80")));
+    assert_eq!(r, ProbeResult::Failure(Failure::HttpHeadTooLong { limit: 4095 }));
+    assert!(t < secs(1));
+    // Slowloris body: a byte every 50 ms never lets the read timer fire;
+    // the whole-probe deadline (3 x connect_timeout) does.
+    serve_tcp(sa("127.0.0.5:80"), true, |mut c| {
+        let _ = c.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+        while c.write_all(b"x").is_ok() {
+            thread::sleep(ms(50));
+        }
+    });
+    let (r, t) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.5:80")));
+    assert_eq!(r, ProbeResult::Failure(Failure::Timeout { step: "HTTP read" }));
+    assert!(t >= ms(2900) && t < ms(4000), "{t:?}");
+    // Garbage instead of HTTP.
+    serve_tcp(sa("127.0.0.6:80"), true, |mut c| {
+        let _ = c.write_all(b"\x00\x01\x02 not http at all\r\n\r\n\xff\xfe");
+    });
+    let (r, _) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.6:80")));
+    assert_eq!(r, ProbeResult::Failure(Failure::HttpStatus { status: 0 }));
+    // Closed before a complete head.
+    serve_tcp(sa("127.0.0.7:80"), true, |mut c| {
+        let _ = c.write_all(b"HTTP/1.0 200 OK\r\nServer: x");
+    });
+    let (r, _) = run(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.7:80")));
+    assert_eq!(r, ProbeResult::Failure(Failure::HttpNoData));
+}
+
+fn tls_server(addr: std::net::SocketAddr, body: &'static str) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/check");
+    let certs = vec![CertificateDer::from_pem_file(dir.join("tls-cert.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(dir.join("tls-key.pem")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    serve_tcp(addr, false, move |c| {
+        let conn = rustls::ServerConnection::new(Arc::clone(&cfg)).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, c);
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match std::io::Read::read(&mut s, &mut b) {
+                Ok(1) => head.push(b[0]),
+                _ => return,
+            }
+        }
+        let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        s.conn.send_close_notify();
+        let _ = s.flush();
+    });
+}
+
+#[test]
+fn ssl_get_accepts_any_certificate_like_keepalived() {
+    if !enabled("ssl_get_accepts_any_certificate_like_keepalived") {
+        return;
+    }
+    netns();
+    tls_server(sa("127.0.0.2:443"), "secure hello");
+    let mut h = HttpCheck::ssl(vec![UrlSpec::new("/").digest(md5_of(b"secure hello"))]);
+    h.enable_sni = true;
+    h.virtualhost = Some("lvskit.test".into());
+    let spec = CheckerSpec::new(CheckKind::Http(h)).connect_timeout(secs(2));
+    assert_eq!(run(probe_for(spec, sa("127.0.0.2:443"))).0, ProbeResult::Success);
+    // A plain HTTP server behind SSL_GET: the handshake fails.
+    let mode = Arc::new(AtomicU8::new(0));
+    http_server(sa("127.0.0.3:443"), mode, Arc::new(AtomicU32::new(0)));
+    let spec = CheckerSpec::new(CheckKind::Http(HttpCheck::ssl(vec![UrlSpec::new("/")]))).connect_timeout(secs(1));
+    let (r, _) = run(probe_for(spec, sa("127.0.0.3:443")));
+    assert!(matches!(r, ProbeResult::Failure(_)), "{r:?}");
+}
+
+#[test]
+fn udp_and_dns_verdicts() {
+    if !enabled("udp_and_dns_verdicts") {
+        return;
+    }
+    netns();
+    udp_server(sa("127.0.0.2:7"), |d| d.to_vec());
+    udp_server(sa("127.0.0.3:9"), |_| Vec::new());
+    let udp = |u: UdpCheck| CheckerSpec::new(CheckKind::Udp(u)).connect_timeout(ms(500));
+    // Echo, reply required and matching keepalived's filler.
+    let want = UdpCheck {
+        require_reply: true,
+        reply: Some(BytePattern::parse_hex("6b 65 65 70 x1", true).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(run(probe_for(udp(want.clone()), sa("127.0.0.2:7"))).0, ProbeResult::Success);
+    let wrong = UdpCheck { reply: Some(BytePattern::exact(*b"pong")), ..want.clone() };
+    assert_eq!(run(probe_for(udp(wrong), sa("127.0.0.2:7"))).0, ProbeResult::Failure(Failure::UdpReply { len: 32 }));
+    // Silence is a success unless a reply is required.
+    let (r, t) = run(probe_for(udp(UdpCheck::default()), sa("127.0.0.3:9")));
+    assert_eq!(r, ProbeResult::Success);
+    assert!(t >= ms(450), "{t:?}");
+    assert_eq!(run(probe_for(udp(want), sa("127.0.0.3:9"))).0, ProbeResult::Failure(Failure::UdpNoReply));
+    // A closed port answers with ICMP port unreachable.
+    let (r, _) = run(probe_for(udp(UdpCheck::default()), sa("127.0.0.4:9")));
+    assert!(matches!(r, ProbeResult::Failure(Failure::Io { kind: ErrorKind::ConnectionRefused, .. })), "{r:?}");
+
+    // DNS: a responder whose behaviour follows `mode`.
+    let mode = Arc::new(AtomicU8::new(0));
+    let m = Arc::clone(&mode);
+    udp_server(sa("127.0.0.5:53"), move |q| match m.load(Ordering::Relaxed) {
+        0 => dns_answer(q, 0, 1),
+        1 => dns_answer(q, 2, 1),
+        2 => dns_answer(q, 0, 3), // claims three answers, carries one
+        3 => {
+            // First a reply with another ID (ignored), then nothing.
+            let mut r = dns_answer(q, 0, 1);
+            r[0] ^= 0xff;
+            r
+        }
+        _ => {
+            let mut r = dns_answer(q, 0, 1);
+            let n = r.len();
+            r[n - 5] = 0xff; // RDLENGTH past the end
+            r
+        }
+    });
+    let dns = || CheckerSpec::new(CheckKind::Dns(DnsCheck::default())).connect_timeout(ms(500));
+    assert_eq!(run(probe_for(dns(), sa("127.0.0.5:53"))).0, ProbeResult::Success);
+    mode.store(1, Ordering::Relaxed);
+    assert_eq!(run(probe_for(dns(), sa("127.0.0.5:53"))).0, ProbeResult::Failure(Failure::DnsRcode { rcode: 2 }));
+    for lie in [2u8, 4] {
+        mode.store(lie, Ordering::Relaxed);
+        let (r, _) = run(probe_for(dns(), sa("127.0.0.5:53")));
+        assert!(matches!(r, ProbeResult::Failure(Failure::DnsMalformed { .. })), "{r:?}");
+    }
+    mode.store(3, Ordering::Relaxed);
+    let (r, t) = run(probe_for(dns(), sa("127.0.0.5:53")));
+    assert_eq!(r, ProbeResult::Failure(Failure::Timeout { step: "DNS read" }));
+    assert!(t >= ms(450) && t < ms(1500), "{t:?}");
+}
+
+#[test]
+fn smtp_and_ping_verdicts() {
+    if !enabled("smtp_and_ping_verdicts") {
+        return;
+    }
+    netns();
+    let serve = |addr: &str, banner: &'static [u8]| {
+        serve_tcp(sa(addr), false, move |mut c| {
+            let _ = c.write_all(banner);
+            let mut line = Vec::new();
+            let mut b = [0u8; 1];
+            c.set_read_timeout(Some(secs(3))).unwrap();
+            for reply in [&b"250 pleased\r\n"[..], b"221 bye\r\n"] {
+                line.clear();
+                while !line.ends_with(b"\n") {
+                    match std::io::Read::read(&mut c, &mut b) {
+                        Ok(1) => line.push(b[0]),
+                        _ => return,
+                    }
+                }
+                let _ = c.write_all(reply);
+            }
+        });
+    };
+    serve("127.0.0.2:25", b"220-mx.example ESMTP\r\n220 ready\r\n");
+    serve("127.0.0.3:25", b"554 no service\r\n");
+    let smtp = || CheckerSpec::new(CheckKind::Smtp(SmtpCheck::default())).connect_timeout(secs(1));
+    assert_eq!(run(probe_for(smtp(), sa("127.0.0.2:25"))).0, ProbeResult::Success);
+    assert_eq!(
+        run(probe_for(smtp(), sa("127.0.0.3:25"))).0,
+        ProbeResult::Failure(Failure::SmtpReply { step: "banner", code: Some(554) })
+    );
+    // PING: loopback answers (ping socket or raw socket, root has one).
+    let ping = || CheckerSpec::new(CheckKind::Ping).connect_timeout(secs(1));
+    assert_eq!(run(probe_for(ping(), sa("127.0.0.1:0"))).0, ProbeResult::Success);
+    let (r, _) = run(probe_for(ping(), sa("192.0.2.10:0")));
+    assert!(matches!(r, ProbeResult::Failure(_)), "{r:?}");
+}
+
+fn misc(path: &str, timeout: Duration) -> CheckerSpec {
+    CheckerSpec::new(CheckKind::Misc(MiscCheck {
+        script: Script::new([path.to_owned(), "a b;touch /tmp/lvskit-hacked".to_owned()]).unwrap(),
+        timeout: Some(timeout),
+        dynamic: true,
+    }))
+}
+
+#[test]
+fn misc_scripts_of_each_exit_class() {
+    if !enabled("misc_scripts_of_each_exit_class") {
+        return;
+    }
+    netns();
+    let d = tempdir("misc");
+    let out = d.join("arg");
+    let ok = script(&d, "ok", &format!("printf '%s' \"$1\" > {}; exit 0", out.display()));
+    let fail = script(&d, "fail", "exit 1");
+    let weight = script(&d, "weight", "exit 7");
+    let slow = script(&d, "slow", "sleep 30");
+    let stubborn = script(&d, "stubborn", "trap '' TERM; sleep 30 & wait; sleep 30");
+    let killed = script(&d, "killed", "kill -9 $$");
+    let rs = sa("127.0.0.2:80");
+    assert_eq!(run(probe_for(misc(&ok, secs(5)), rs)).0, ProbeResult::Script(ScriptExit::Exited(0)));
+    // No shell interprets the arguments.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "a b;touch /tmp/lvskit-hacked");
+    assert_eq!(run(probe_for(misc(&fail, secs(5)), rs)).0, ProbeResult::Script(ScriptExit::Exited(1)));
+    assert_eq!(run(probe_for(misc(&weight, secs(5)), rs)).0, ProbeResult::Script(ScriptExit::Exited(7)));
+    assert_eq!(
+        run(probe_for(misc(&killed, secs(5)), rs)).0,
+        ProbeResult::Script(ScriptExit::Signaled { signal: 9, timed_out: false })
+    );
+    // Timeout: SIGTERM at the timeout.
+    let (r, t) = run(probe_for(misc(&slow, ms(500)), rs));
+    assert_eq!(r, ProbeResult::Script(ScriptExit::Signaled { signal: 15, timed_out: true }));
+    assert!(t >= ms(450) && t < ms(1500), "{t:?}");
+    // Ignoring SIGTERM: SIGKILL two seconds later.
+    let (r, t) = run(probe_for(misc(&stubborn, ms(500)), rs));
+    assert_eq!(r, ProbeResult::Script(ScriptExit::Signaled { signal: 9, timed_out: true }));
+    assert!(t >= ms(2400) && t < ms(4000), "{t:?}");
+    // A program that does not exist.
+    let (r, _) = run(probe_for(misc("/nonexistent/lvskit-script", secs(1)), rs));
+    assert!(matches!(r, ProbeResult::Script(ScriptExit::SpawnFailed { kind: ErrorKind::NotFound, .. })), "{r:?}");
+    // The blocking runner for notify scripts follows the same rules.
+    let s = Script::new([slow.clone()]).unwrap();
+    assert_eq!(run_blocking(&s, ms(300)), ScriptExit::Signaled { signal: 15, timed_out: true });
+    assert_eq!(run_blocking(&Script::new([fail]).unwrap(), secs(5)), ScriptExit::Exited(1));
+    // FILE_CHECK reads the file as keepalived does.
+    let f = d.join("weight");
+    std::fs::write(&f, "  0x10\n").unwrap();
+    let (r, _) = run(probe_for(CheckerSpec::new(CheckKind::File(FileCheck::new(&f))), rs));
+    assert_eq!(r, ProbeResult::FileValue(Some(16)));
+    let (r, _) = run(probe_for(CheckerSpec::new(CheckKind::File(FileCheck::new(d.join("missing")))), rs));
+    assert_eq!(r, ProbeResult::FileValue(Some(0)));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn in_flight_bound_queues_probes_and_keeps_their_budget() {
+    if !enabled("in_flight_bound_queues_probes_and_keeps_their_budget") {
+        return;
+    }
+    netns();
+    serve_tcp(sa("127.0.0.2:80"), true, |c| {
+        thread::sleep(secs(20));
+        drop(c)
+    });
+    let mut r = Runner::new(RunnerConfig { max_in_flight: 2, tls: None }).unwrap();
+    let t0 = Instant::now();
+    for _ in 0..4 {
+        r.submit(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.2:80")), t0);
+    }
+    assert_eq!((r.in_flight(), r.queued()), (2, 2));
+    let mut done = Vec::new();
+    while done.len() < 4 {
+        r.poll_io(Some(ms(100))).unwrap();
+        while let Some((_, res)) = r.poll_result() {
+            done.push((res, t0.elapsed()));
+            assert!(r.in_flight() <= 2);
+        }
+        assert!(t0.elapsed() < secs(10));
+    }
+    // Two time out after 1 s of silence, the two queued behind them 1 s later.
+    assert!(done.iter().all(|(res, _)| *res == ProbeResult::Failure(Failure::Timeout { step: "HTTP read" })));
+    assert!(done[1].1 < ms(1800) && done[3].1 >= ms(1900), "{done:?}");
+}
