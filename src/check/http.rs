@@ -124,25 +124,56 @@ impl StatusSet {
     }
 }
 
+impl StatusSet {
+    /// The set as maximal ranges, in order.
+    pub fn ranges(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
+        let mut c = STATUS_MIN;
+        std::iter::from_fn(move || {
+            while c <= STATUS_MAX && !self.contains(c) {
+                c += 1;
+            }
+            if c > STATUS_MAX {
+                return None;
+            }
+            let start = c;
+            while c < STATUS_MAX && self.contains(c + 1) {
+                c += 1;
+            }
+            let end = c;
+            c += 1;
+            Some((start, end))
+        })
+    }
+}
+
 impl fmt::Debug for StatusSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut l = f.debug_list();
-        let mut c = STATUS_MIN;
-        while c <= STATUS_MAX {
-            if self.contains(c) {
-                let start = c;
-                while c < STATUS_MAX && self.contains(c + 1) {
-                    c += 1;
-                }
-                if start == c {
-                    l.entry(&format_args!("{start}"));
-                } else {
-                    l.entry(&format_args!("{start}-{c}"));
-                }
+        for (a, b) in self.ranges() {
+            if a == b {
+                l.entry(&format_args!("{a}"));
+            } else {
+                l.entry(&format_args!("{a}-{b}"));
             }
-            c += 1;
         }
         l.finish()
+    }
+}
+
+impl fmt::Display for StatusSet {
+    /// keepalived's `status_code` syntax: `200 300-302`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (a, b)) in self.ranges().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if a == b {
+                write!(f, "{a}")?;
+            } else {
+                write!(f, "{a}-{b}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -92,6 +92,11 @@ pub enum Failure {
         /// The limit.
         limit: usize,
     },
+    /// An SMTP server sent too much ahead of the dialogue.
+    SmtpOverflow {
+        /// The limit.
+        limit: usize,
+    },
     /// The peer closed the connection before the dialogue finished.
     Closed {
         /// The step under way.
@@ -173,6 +178,9 @@ impl fmt::Display for Failure {
             Failure::SmtpReply { step, code: Some(c) } => write!(f, "bad SMTP {step} reply {c}"),
             Failure::SmtpReply { step, code: None } => write!(f, "bad SMTP {step} reply (no code)"),
             Failure::SmtpLineTooLong { limit } => write!(f, "SMTP reply line longer than {limit} bytes"),
+            Failure::SmtpOverflow { limit } => {
+                write!(f, "SMTP server sent more than {limit} bytes ahead of the dialogue")
+            }
             Failure::Closed { step } => write!(f, "connection closed during {step}"),
             Failure::Icmp { icmp_type } => write!(f, "ICMP type {icmp_type} instead of an echo reply"),
             Failure::PingNotPermitted { help } => write!(f, "ICMP echo not permitted: {help}"),

@@ -18,6 +18,9 @@ use super::outcome::Failure;
 /// The longest reply line (RFC 5321 §4.5.3.1.5, and keepalived's
 /// `SMTP_BUFF_MAX`).
 pub const MAX_LINE: usize = 512;
+/// The most bytes a server may send ahead of the dialogue (replies to
+/// commands not yet sent) before the check fails.
+pub const MAX_PENDING: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -39,11 +42,17 @@ pub enum SmtpStep {
 }
 
 /// One SMTP check dialogue.
+///
+/// Feed it what the server sends; when it answers [`SmtpStep::Write`],
+/// send those bytes and then call [`feed`](Self::feed) again (with `&[]`
+/// if nothing new arrived): bytes that arrived ahead of the command are
+/// kept and read as the reply to it.
 #[derive(Debug, Clone)]
 pub struct SmtpDialogue {
     state: State,
     helo: String,
     line: Vec<u8>,
+    pending: std::collections::VecDeque<u8>,
 }
 
 /// The reply code of a line: three digits followed by a space, a hyphen
@@ -64,7 +73,12 @@ pub fn reply_code(line: &[u8]) -> Option<(u16, bool)> {
 impl SmtpDialogue {
     /// A dialogue that will greet with `helo_name`.
     pub fn new(helo_name: &str) -> Self {
-        SmtpDialogue { state: State::Banner, helo: helo_name.to_owned(), line: Vec::with_capacity(64) }
+        SmtpDialogue {
+            state: State::Banner,
+            helo: helo_name.to_owned(),
+            line: Vec::with_capacity(64),
+            pending: std::collections::VecDeque::new(),
+        }
     }
 
     /// The step under way, for failure reports.
@@ -77,11 +91,15 @@ impl SmtpDialogue {
         }
     }
 
-    /// Consumes received bytes and says what to do next. Bytes after a
-    /// reply that moved the dialogue on are kept for the next step.
+    /// Consumes received bytes and says what to do next. Processing stops
+    /// at the first reply that calls for a command; the rest waits for the
+    /// next call.
     pub fn feed(&mut self, data: &[u8]) -> Result<SmtpStep, Failure> {
-        let mut out: Option<Vec<u8>> = None;
-        for &b in data {
+        if self.pending.len() + data.len() > MAX_PENDING {
+            return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
+        }
+        self.pending.extend(data);
+        while let Some(b) = self.pending.pop_front() {
             if self.state == State::Done {
                 break;
             }
@@ -93,17 +111,14 @@ impl SmtpDialogue {
                 continue;
             }
             let line = std::mem::take(&mut self.line);
-            if let Some(w) = self.line_done(&line)? {
-                out.get_or_insert_with(Vec::new).extend_from_slice(&w);
-            }
+            let out = self.line_done(&line)?;
             self.line = line;
             self.line.clear();
+            if let Some(w) = out {
+                return Ok(SmtpStep::Write(w));
+            }
         }
-        Ok(match (self.state, out) {
-            (State::Done, _) => SmtpStep::Done,
-            (_, Some(w)) => SmtpStep::Write(w),
-            (_, None) => SmtpStep::Read,
-        })
+        Ok(if self.state == State::Done { SmtpStep::Done } else { SmtpStep::Read })
     }
 
     fn line_done(&mut self, line: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
@@ -146,6 +161,16 @@ mod tests {
         assert_eq!(d.feed(b"\r\n").unwrap(), SmtpStep::Write(b"HELO probe.example\r\n".to_vec()));
         assert_eq!(d.feed(b"250 hello\r\n").unwrap(), SmtpStep::Write(b"QUIT\r\n".to_vec()));
         assert_eq!(d.feed(b"221 bye\r\n").unwrap(), SmtpStep::Done);
+    }
+
+    #[test]
+    fn replies_sent_ahead_wait_for_their_command() {
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(b"220 a\r\n250 b\r\n221 c\r\n").unwrap(), SmtpStep::Write(b"HELO h\r\n".to_vec()));
+        assert_eq!(d.feed(b"").unwrap(), SmtpStep::Write(b"QUIT\r\n".to_vec()));
+        assert_eq!(d.feed(b"").unwrap(), SmtpStep::Done);
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(&[b'x'; MAX_PENDING + 1]), Err(Failure::SmtpOverflow { limit: MAX_PENDING }));
     }
 
     #[test]

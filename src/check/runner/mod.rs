@@ -849,21 +849,28 @@ fn drive_smtp(s: &mut SmtpTask, step_start: &mut Instant, now: Instant, scratch:
                 Err(e) => return Step::Done(ProbeResult::Failure(io_fail("SMTP write", &e))),
             }
         }
+        let written = !s.out.is_empty();
         s.out.clear();
         s.sent = 0;
-        match s.stream.read(scratch) {
-            Ok(0) => return Step::Done(ProbeResult::Failure(Failure::Closed { step: s.dialogue.step() })),
-            Ok(n) => {
-                *step_start = now;
-                match s.dialogue.feed(&scratch[..n]) {
-                    Ok(smtp::SmtpStep::Done) => return Step::Done(ProbeResult::Success),
-                    Ok(smtp::SmtpStep::Write(w)) => s.out = w,
-                    Ok(smtp::SmtpStep::Read) => {}
-                    Err(f) => return Step::Done(ProbeResult::Failure(f)),
+        // After a command went out, replies that arrived ahead of it come first.
+        let data: &[u8] = if written {
+            &[]
+        } else {
+            match s.stream.read(scratch) {
+                Ok(0) => return Step::Done(ProbeResult::Failure(Failure::Closed { step: s.dialogue.step() })),
+                Ok(n) => {
+                    *step_start = now;
+                    &scratch[..n]
                 }
+                Err(e) if would_block(&e) => return Step::Pending,
+                Err(e) => return Step::Done(ProbeResult::Failure(io_fail("SMTP read", &e))),
             }
-            Err(e) if would_block(&e) => return Step::Pending,
-            Err(e) => return Step::Done(ProbeResult::Failure(io_fail("SMTP read", &e))),
+        };
+        match s.dialogue.feed(data) {
+            Ok(smtp::SmtpStep::Done) => return Step::Done(ProbeResult::Success),
+            Ok(smtp::SmtpStep::Write(w)) => s.out = w,
+            Ok(smtp::SmtpStep::Read) => {}
+            Err(f) => return Step::Done(ProbeResult::Failure(f)),
         }
     }
 }
