@@ -382,3 +382,22 @@ fn lost_results_fail_after_a_grace_period() {
     assert_eq!(&s.times(C0)[..2], &[secs(1), secs(22)]);
     assert_eq!(up_events(&s), vec![ms(22001)]);
 }
+
+#[test]
+fn a_late_caller_does_not_shift_later_checks() {
+    use lvskit::check::HealthChecker;
+    use rand::SeedableRng;
+    let start = std::time::Instant::now();
+    let mut hc = HealthChecker::new(vec![vs_with(classic())], rand::rngs::StdRng::seed_from_u64(1), start).unwrap();
+    // The caller's loop comes back 200 ms after the first probe was due.
+    let due = hc.poll_timeout().unwrap();
+    assert_eq!(due - start, secs(1));
+    hc.handle_timeout(due + ms(200));
+    let p = hc.poll_probe().unwrap();
+    // The probe gets its whole connect_timeout from when it really starts.
+    assert_eq!(p.deadline - start, ms(1200) + secs(10));
+    // It takes 10 ms: the next is due delay_loop after where it would have
+    // ended had it started on time (1.010 + 6), not after 1.210.
+    hc.handle_result(p.id, ProbeResult::Success, due + ms(210)).unwrap();
+    assert_eq!(hc.poll_timeout().unwrap() - start, ms(7010));
+}

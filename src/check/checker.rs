@@ -33,9 +33,13 @@
 //!   their start rather than their end; HTTP_GET checks one URL per probe
 //!   and, once a URL failed, waits `max(delay_before_retry, delay_loop)`.
 //!
-//! Memory: per checker about 200 bytes plus its spec; per pending timer 16
-//! bytes in a binary heap (one per checker). Timer operations are
-//! O(log n) in the number of checkers.
+//! Memory: 432 bytes per checker (its resolved settings included; URL
+//! lists, scripts and payloads are shared through `Arc`s), 80 bytes per
+//! real server, and 24 bytes per timer entry, of which a checker has one or
+//! two pending (the next launch, and while a probe is out a guard for its
+//! overdue result). Timer operations are O(log n) in the number of
+//! checkers; `benches/check.rs` measures a whole probe cycle (about a
+//! microsecond with 10 000 checkers).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -390,6 +394,8 @@ struct CheckerState {
     failed_url: Option<usize>,
     last_exit_code: u8,
     last_ran: Instant,
+    /// How late the caller ran the timer that launched the probe in flight.
+    late: Duration,
     file_value: i64,
     last_failure: Option<Failure>,
 }
@@ -452,6 +458,8 @@ pub struct HealthChecker {
     rng: StdRng,
     adjustments: Vec<Adjustment>,
     rs_init_notifies: bool,
+    /// Virtual servers whose pool changed since the last flush.
+    dirty: Vec<u32>,
 }
 
 impl HealthChecker {
@@ -481,6 +489,7 @@ impl HealthChecker {
             rng,
             adjustments: Vec::new(),
             rs_init_notifies,
+            dirty: Vec::new(),
         };
         for vs in vss {
             hc.add_vs(vs, now)?;
@@ -587,7 +596,7 @@ impl HealthChecker {
             omega: spec.omega,
             quorum_up_script: spec.quorum_up.map(Arc::new),
             quorum_down_script: spec.quorum_down.map(Arc::new),
-            dirty: true,
+            dirty: false,
         });
         Ok(())
     }
@@ -631,6 +640,7 @@ impl HealthChecker {
             failed_url: None,
             last_exit_code: 0,
             last_ran: now,
+            late: Duration::ZERO,
             file_value: 0,
             last_failure: None,
             cfg,
@@ -672,7 +682,7 @@ impl HealthChecker {
                 }
             }
             self.update_quorum_state(v, true);
-            self.vss[v].dirty = true;
+            self.mark_dirty(v);
         }
     }
 
@@ -734,13 +744,22 @@ impl HealthChecker {
                 );
                 continue;
             }
-            self.launch(c, now);
+            self.launch(c, at, now);
         }
         self.flush_dirty();
     }
 
-    fn launch(&mut self, c: usize, now: Instant) {
+    /// Launches checker `c`'s probe, due at `at`, at `now`.
+    ///
+    /// The caller's lateness (`now - at`, the time its loop took to come
+    /// back) is remembered and taken off the next interval, so that a busy
+    /// host does not shift every later check: the next probe is due
+    /// `delay_loop` after the end of this one as if it had started on time.
+    /// With a punctual caller (and on virtual time) this is exactly
+    /// keepalived's "`delay_loop` after the check ends".
+    fn launch(&mut self, c: usize, at: Instant, now: Instant) {
         let st = &mut self.checkers[c];
+        st.late = now.saturating_duration_since(at);
         if st.style == Style::Smtp && !st.retry_pending {
             // smtp_start_check_thread: every cycle starts with fresh retries.
             st.retry_it = 0;
@@ -753,7 +772,7 @@ impl HealthChecker {
                 },
                 _ => st.cfg.delay_loop,
             };
-            self.schedule(c, now + d, false);
+            self.schedule(c, at + d, false);
             return;
         }
         st.seq = st.seq.wrapping_add(1);
@@ -774,7 +793,7 @@ impl HealthChecker {
                 (ProbeSpec::Ping { id: pid, seq: st.seq as u16 }, to, RESULT_GRACE)
             }
             Template::Misc(m) => {
-                st.last_ran = now;
+                st.last_ran = at;
                 (ProbeSpec::Misc(Arc::clone(m)), st.cfg.script_timeout, SCRIPT_GRACE)
             }
             Template::File(f) => (ProbeSpec::File(Arc::clone(f)), Duration::from_secs(1), RESULT_GRACE),
@@ -796,6 +815,9 @@ impl HealthChecker {
             _ => return Err(CheckError::UnknownProbe { id: id.to_string() }),
         }
         self.checkers[c].in_flight = false;
+        // Schedule from where the probe would have ended had it started on
+        // time (see `launch`).
+        let now = now.checked_sub(self.checkers[c].late).unwrap_or(now);
         let style = self.checkers[c].style;
         match (style, result) {
             (_, ProbeResult::NotRun(reason)) => {
@@ -1193,7 +1215,7 @@ impl HealthChecker {
         }
         let v = self.rss[r].vs as usize;
         self.rss[r].alive = alive;
-        self.vss[v].dirty = true;
+        self.mark_dirty(v);
         self.rs_notify(r);
         self.update_quorum_state(v, false);
     }
@@ -1232,7 +1254,7 @@ impl HealthChecker {
             vs.quorum_up = true;
             if vs.sorry.is_some() && vs.sorry_alive {
                 vs.sorry_alive = false;
-                vs.dirty = true;
+                self.mark_dirty(v);
                 self.events.push_back(HealthEvent::SorryServer { vs: id, active: false });
             }
             let script = self.vss[v].quorum_up_script.clone();
@@ -1244,7 +1266,7 @@ impl HealthChecker {
             vs.quorum_up = false;
             if vs.sorry.is_some() && !vs.sorry_alive {
                 vs.sorry_alive = true;
-                vs.dirty = true;
+                self.mark_dirty(v);
                 self.events.push_back(HealthEvent::SorryServer { vs: id, active: true });
             }
             let script = self.vss[v].quorum_down_script.clone();
@@ -1272,12 +1294,18 @@ impl HealthChecker {
         }
     }
 
+    fn mark_dirty(&mut self, v: usize) {
+        if !self.vss[v].dirty {
+            self.vss[v].dirty = true;
+            self.dirty.push(v as u32);
+        }
+    }
+
     fn flush_dirty(&mut self) {
-        for (v, vs) in self.vss.iter_mut().enumerate() {
-            if vs.dirty {
-                vs.dirty = false;
-                self.events.push_back(HealthEvent::PoolChanged { vs: VsId(v as u32) });
-            }
+        self.dirty.sort_unstable();
+        for v in self.dirty.drain(..) {
+            self.vss[v as usize].dirty = false;
+            self.events.push_back(HealthEvent::PoolChanged { vs: VsId(v) });
         }
     }
 
@@ -1494,5 +1522,21 @@ fn unexpected_result(r: &ProbeResult) -> &'static str {
         ProbeResult::Script(_) => "script result for a network checker",
         ProbeResult::FileValue(_) => "file value for a network checker",
         _ => "unexpected result",
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn per_entry_memory() {
+        // Documented in the module docs: a checker's state without its spec
+        // allocations, a real server's, and a timer entry.
+        let c = std::mem::size_of::<CheckerState>();
+        let r = std::mem::size_of::<RsState>();
+        let t = std::mem::size_of::<Reverse<(Instant, u32, u32)>>();
+        eprintln!("CheckerState {c} B, RsState {r} B, timer {t} B");
+        assert!(c <= 432 && r <= 80 && t <= 24, "{c} {r} {t}");
     }
 }

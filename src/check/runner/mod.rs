@@ -103,12 +103,18 @@ struct SmtpTask {
 }
 
 enum Kind {
-    Tcp(TcpStream),
+    /// The stream, and whether it connected when `connect` was called.
+    Tcp(TcpStream, bool),
     Http(Box<HttpTask>),
     Smtp(Box<SmtpTask>),
     Udp(UdpSocket, Arc<UdpCheck>),
     Dns(UdpSocket, u16),
-    Ping { sock: Socket, v6: bool, raw: bool, expect: Option<(u16, u16)> },
+    Ping {
+        sock: Socket,
+        v6: bool,
+        raw: bool,
+        expect: Option<(u16, u16)>,
+    },
     Script(script::Running),
 }
 
@@ -130,6 +136,13 @@ enum Step {
     Done(ProbeResult),
 }
 
+/// What an event said about a socket (`None`: no event, a first attempt).
+#[derive(Debug, Clone, Copy, Default)]
+struct Ready {
+    writable: bool,
+    error: bool,
+}
+
 impl Task {
     fn due(&self) -> Instant {
         match &self.kind {
@@ -140,7 +153,7 @@ impl Task {
 
     fn connecting(&self) -> bool {
         match &self.kind {
-            Kind::Tcp(_) => true,
+            Kind::Tcp(..) => true,
             Kind::Http(h) => !h.connected,
             Kind::Smtp(s) => !s.connected,
             _ => false,
@@ -155,10 +168,15 @@ pub struct Runner {
     slots: Vec<Option<Task>>,
     free: Vec<usize>,
     freed_in_batch: Vec<usize>,
+    ready: Vec<(usize, Ready)>,
     in_flight: usize,
     max_in_flight: usize,
     queue: VecDeque<(Owner, QueuedWork, Instant)>,
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// (due, slot, generation of the task in the slot).
+    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// Per slot, bumped each time a task takes it, so that timers of
+    /// earlier tasks in the same slot are dropped when they come up.
+    generation: Vec<u32>,
     results: VecDeque<(ProbeId, ProbeResult)>,
     script_results: VecDeque<(ScriptToken, ScriptExit)>,
     tls: Arc<rustls::ClientConfig>,
@@ -203,10 +221,12 @@ impl Runner {
             slots: Vec::new(),
             free: Vec::new(),
             freed_in_batch: Vec::new(),
+            ready: Vec::with_capacity(1024),
             in_flight: 0,
             max_in_flight: cfg.max_in_flight.max(1),
             queue: VecDeque::new(),
             timers: BinaryHeap::new(),
+            generation: Vec::new(),
             results: VecDeque::new(),
             script_results: VecDeque::new(),
             tls,
@@ -269,17 +289,20 @@ impl Runner {
 
     /// The earliest time the runner has something to do without I/O.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
     }
 
     fn alloc(&mut self) -> usize {
-        match self.free.pop() {
+        let i = match self.free.pop() {
             Some(i) => i,
             None => {
                 self.slots.push(None);
+                self.generation.push(0);
                 self.slots.len() - 1
             }
-        }
+        };
+        self.generation[i] = self.generation[i].wrapping_add(1);
+        i
     }
 
     fn finish(&mut self, owner: Owner, result: ProbeResult) {
@@ -322,7 +345,7 @@ impl Runner {
         let slot = self.alloc();
         let token = Token(slot);
         let reg = match &mut task.kind {
-            Kind::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE | Interest::WRITABLE),
+            Kind::Tcp(s, _) => self.poll.registry().register(s, token, Interest::READABLE | Interest::WRITABLE),
             Kind::Http(h) => {
                 self.poll.registry().register(&mut h.stream, token, Interest::READABLE | Interest::WRITABLE)
             }
@@ -355,10 +378,10 @@ impl Runner {
         let due = task.due();
         self.slots[slot] = Some(task);
         self.in_flight += 1;
-        self.timers.push(Reverse((due, slot)));
+        self.timers.push(Reverse((due, slot, self.generation[slot])));
         // Some work can go on before any event (a connect that succeeded
         // at once, a datagram already sent).
-        self.drive(slot, now);
+        self.drive(slot, now, None);
     }
 
     fn build(&mut self, p: Probe, now: Instant, waited: Duration) -> Result<Task, ProbeResult> {
@@ -387,11 +410,12 @@ impl Runner {
         match p.spec {
             ProbeSpec::Tcp => {
                 let t = target(&p.target)?;
-                Ok(mk(Kind::Tcp(net::tcp(&t).map_err(not_run)?)))
+                let (s, now) = net::tcp(&t).map_err(not_run)?;
+                Ok(mk(Kind::Tcp(s, now)))
             }
             ProbeSpec::Http { http, url } => {
                 let t = target(&p.target)?;
-                let stream = net::tcp(&t).map_err(not_run)?;
+                let (stream, _) = net::tcp(&t).map_err(not_run)?;
                 let tls = if http.check.tls {
                     let name = tls::server_name(http.check.vhost(url), http.check.enable_sni, t.dst.ip());
                     Some(
@@ -415,7 +439,7 @@ impl Runner {
             }
             ProbeSpec::Smtp(s) => {
                 let t = target(&p.target)?;
-                let stream = net::tcp(&t).map_err(not_run)?;
+                let (stream, _) = net::tcp(&t).map_err(not_run)?;
                 Ok(mk(Kind::Smtp(Box::new(SmtpTask {
                     stream,
                     connected: false,
@@ -506,17 +530,23 @@ impl Runner {
             Err(e) => return Err(e),
         }
         let now = Instant::now();
-        let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
-        for slot in ready {
-            if self.freed_in_batch.contains(&slot) {
-                continue;
-            }
-            self.drive(slot, now);
+        // Slots freed during this batch are reused only after it, so an
+        // event for a finished task finds its slot empty.
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(
+            self.events.iter().map(|e| {
+                (e.token().0, Ready { writable: e.is_writable(), error: e.is_error() || e.is_write_closed() })
+            }),
+        );
+        for &(slot, r) in &ready {
+            self.drive(slot, now, Some(r));
         }
+        self.ready = ready;
         if self.polled_children > 0 {
             for slot in 0..self.slots.len() {
                 if matches!(&self.slots[slot], Some(Task { kind: Kind::Script(r), .. }) if r.pidfd.is_none()) {
-                    self.drive(slot, now);
+                    self.drive(slot, now, None);
                 }
             }
         }
@@ -535,22 +565,25 @@ impl Runner {
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(&Reverse((at, slot))) = self.timers.peek() {
+        while let Some(&Reverse((at, slot, generation))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
+            if self.generation[slot] != generation {
+                continue;
+            }
             let Some(task) = self.slots[slot].as_mut() else { continue };
             let due = task.due();
             if due > now {
                 // Progress moved the deadline on.
-                self.timers.push(Reverse((due, slot)));
+                self.timers.push(Reverse((due, slot, generation)));
                 continue;
             }
             if let Kind::Script(r) = &mut task.kind {
                 let next = r.escalate(now);
                 task.script_at = Some(next);
-                self.timers.push(Reverse((next, slot)));
+                self.timers.push(Reverse((next, slot, generation)));
                 continue;
             }
             let result = match &task.kind {
@@ -570,46 +603,37 @@ impl Runner {
                     },
                 }),
                 Kind::Smtp(s) => ProbeResult::Failure(Failure::Timeout { step: s.dialogue.step() }),
-                Kind::Tcp(_) | Kind::Script(_) => ProbeResult::Failure(Failure::ConnectTimeout),
+                Kind::Tcp(..) | Kind::Script(_) => ProbeResult::Failure(Failure::ConnectTimeout),
             };
             self.close(slot, result);
         }
     }
 
     fn close(&mut self, slot: usize, result: ProbeResult) {
-        let Some(mut task) = self.slots[slot].take() else { return };
-        if task.registered {
-            let r = self.poll.registry();
-            let _ = match &mut task.kind {
-                Kind::Tcp(s) => r.deregister(s),
-                Kind::Http(h) => r.deregister(&mut h.stream),
-                Kind::Smtp(h) => r.deregister(&mut h.stream),
-                Kind::Udp(s, _) | Kind::Dns(s, _) => r.deregister(s),
-                Kind::Ping { sock, .. } => r.deregister(&mut SourceFd(&sock.as_raw_fd())),
-                Kind::Script(run) => match &run.pidfd {
-                    Some(fd) => r.deregister(&mut SourceFd(&fd.as_raw_fd())),
-                    None => Ok(()),
-                },
-            };
-        } else if matches!(task.kind, Kind::Script(_)) {
+        let Some(task) = self.slots[slot].take() else { return };
+        // Closing a descriptor takes it out of the epoll set; no
+        // deregistration call is needed.
+        if !task.registered && matches!(task.kind, Kind::Script(_)) {
             self.polled_children -= 1;
         }
+        let owner = task.owner;
+        drop(task);
         self.in_flight -= 1;
         self.freed_in_batch.push(slot);
-        self.finish(task.owner, result);
+        self.finish(owner, result);
     }
 
     /// Carries a task as far as it goes without blocking.
-    fn drive(&mut self, slot: usize, now: Instant) {
+    fn drive(&mut self, slot: usize, now: Instant, ready: Option<Ready>) {
         let Some(task) = self.slots.get_mut(slot).and_then(|t| t.as_mut()) else { return };
         let step = match &mut task.kind {
-            Kind::Tcp(s) => match connect_state(s) {
+            Kind::Tcp(s, at_once) => match connect_ready(s, ready, *at_once) {
                 Ok(true) => Step::Done(ProbeResult::Success),
                 Ok(false) => Step::Pending,
                 Err(f) => Step::Done(ProbeResult::Failure(f)),
             },
-            Kind::Http(h) => drive_http(h, &mut task.step_start, now, &mut self.scratch),
-            Kind::Smtp(s) => drive_smtp(s, &mut task.step_start, now, &mut self.scratch),
+            Kind::Http(h) => drive_http(h, ready, &mut task.step_start, now, &mut self.scratch),
+            Kind::Smtp(s) => drive_smtp(s, ready, &mut task.step_start, now, &mut self.scratch),
             Kind::Udp(sock, check) => {
                 let n = udp::recv_len(check);
                 match sock.recv(&mut self.scratch[..n]) {
@@ -657,25 +681,34 @@ impl Runner {
     }
 }
 
-/// Whether a non-blocking connect finished (mio's recipe: the pending
-/// error, then the peer address).
-fn connect_state(s: &TcpStream) -> Result<bool, Failure> {
-    match s.take_error() {
-        Ok(Some(e)) | Err(e) => return Err(Failure::from_io("connect", &e)),
-        Ok(None) => {}
+/// Whether a non-blocking connect finished. An epoll event that reports
+/// the socket writable without an error means connected (`connect(2)`);
+/// on an error the pending error says why (`SO_ERROR`, as keepalived's
+/// `socket_state` reads it). Without an event (the first attempt), only a
+/// connect that succeeded at once counts.
+fn connect_ready(s: &TcpStream, ready: Option<Ready>, at_once: bool) -> Result<bool, Failure> {
+    let Some(r) = ready else { return Ok(at_once) };
+    if r.error {
+        return match s.take_error() {
+            Ok(Some(e)) | Err(e) => Err(Failure::from_io("connect", &e)),
+            Ok(None) => match s.peer_addr() {
+                Ok(_) => Ok(true),
+                Err(e) => Err(Failure::from_io("connect", &e)),
+            },
+        };
     }
-    match s.peer_addr() {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected || Errno::from_io_error(&e) == Some(Errno::INPROGRESS) => {
-            Ok(false)
-        }
-        Err(e) => Err(Failure::from_io("connect", &e)),
-    }
+    Ok(r.writable || at_once)
 }
 
-fn drive_http(h: &mut HttpTask, step_start: &mut Instant, now: Instant, scratch: &mut [u8]) -> Step {
+fn drive_http(
+    h: &mut HttpTask,
+    ready: Option<Ready>,
+    step_start: &mut Instant,
+    now: Instant,
+    scratch: &mut [u8],
+) -> Step {
     if !h.connected {
-        match connect_state(&h.stream) {
+        match connect_ready(&h.stream, ready, false) {
             Ok(true) => {
                 h.connected = true;
                 *step_start = now;
@@ -826,9 +859,15 @@ fn finish_http(reader: &http::ResponseReader, md5: &mut Option<Md5>, url: &super
     }
 }
 
-fn drive_smtp(s: &mut SmtpTask, step_start: &mut Instant, now: Instant, scratch: &mut [u8]) -> Step {
+fn drive_smtp(
+    s: &mut SmtpTask,
+    ready: Option<Ready>,
+    step_start: &mut Instant,
+    now: Instant,
+    scratch: &mut [u8],
+) -> Step {
     if !s.connected {
-        match connect_state(&s.stream) {
+        match connect_ready(&s.stream, ready, false) {
             Ok(true) => {
                 s.connected = true;
                 *step_start = now;

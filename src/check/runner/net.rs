@@ -78,9 +78,10 @@ pub(crate) fn connect(s: &Socket, target: &Target) -> Result<bool, SetupError> {
     }
 }
 
-/// A non-blocking TCP stream connecting to the target.
-pub(crate) fn tcp(target: &Target) -> Result<mio::net::TcpStream, SetupError> {
+/// A non-blocking TCP stream connecting to the target, and whether it
+/// connected at once.
+pub(crate) fn tcp(target: &Target) -> Result<(mio::net::TcpStream, bool), SetupError> {
     let s = socket(target, Type::STREAM, Protocol::TCP)?;
-    connect(&s, target)?;
-    Ok(mio::net::TcpStream::from_std(std::net::TcpStream::from(s)))
+    let now = connect(&s, target)?;
+    Ok((mio::net::TcpStream::from_std(std::net::TcpStream::from(s)), now))
 }
