@@ -639,9 +639,8 @@ impl Runner {
                 match sock.recv(&mut self.scratch[..n]) {
                     Ok(len) => Step::Done(udp::judge(check, Some(&self.scratch[..len])).into()),
                     Err(e) if would_block(&e) => Step::Pending,
-                    Err(e) if check.require_reply || net::is_connect_failure(&e) => {
-                        Step::Done(ProbeResult::Failure(io_fail("recv", &e)))
-                    }
+                    // An ICMP error (port unreachable) fails the check
+                    // whether or not a reply is required (udp_socket_state).
                     Err(e) => Step::Done(ProbeResult::Failure(io_fail("recv", &e))),
                 }
             }
@@ -677,6 +676,18 @@ impl Runner {
         };
         if let Step::Done(r) = step {
             self.close(slot, r);
+        }
+    }
+}
+
+impl Drop for Runner {
+    /// Scripts still running are killed with their process group and
+    /// reaped, so that no child outlives the runner.
+    fn drop(&mut self) {
+        for task in self.slots.iter_mut().flatten() {
+            if let Kind::Script(r) = &mut task.kind {
+                r.kill();
+            }
         }
     }
 }

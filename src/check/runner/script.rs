@@ -73,6 +73,15 @@ impl Running {
         now + wait
     }
 
+    /// Kills the script and its process group, and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(pg) = self.pgid() {
+            let _ = kill_process_group(pg, Signal::KILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The exit, if the script is done.
     pub fn try_exit(&mut self) -> io::Result<Option<ScriptExit>> {
         let Some(status) = self.child.try_wait()? else { return Ok(None) };
