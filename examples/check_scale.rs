@@ -197,14 +197,23 @@ mod imp {
         let mut d = Driver::new(hc, runner);
         println!("ready");
         std::io::stdout().flush().unwrap();
+        let verbose = std::env::var_os("CHECK_SCALE_VERBOSE").is_some();
         let mut downs = 0u64;
+        let mut last = Instant::now();
+        let mut steps = 0u64;
         loop {
             d.step(Duration::from_secs(1)).unwrap();
+            steps += 1;
             while let Some(e) = d.checker.poll_event() {
                 if matches!(e, lvskit::check::HealthEvent::ServerDown { .. }) {
                     downs += 1;
                     eprintln!("lvskit: server down ({downs})");
                 }
+            }
+            if verbose && last.elapsed() >= Duration::from_secs(5) {
+                eprintln!("lvskit: {steps} loop turns in 5 s, {} in flight", d.runner.in_flight());
+                steps = 0;
+                last = Instant::now();
             }
         }
     }

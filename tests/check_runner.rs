@@ -418,6 +418,22 @@ fn misc_scripts_of_each_exit_class() {
     let s = Script::new([slow.clone()]).unwrap();
     assert_eq!(run_blocking(&s, ms(300)), ScriptExit::Signaled { signal: 15, timed_out: true });
     assert_eq!(run_blocking(&Script::new([fail]).unwrap(), secs(5)), ScriptExit::Exited(1));
+    // Notify scripts on the event loop: their exits come back by token.
+    let mut r = Runner::new(RunnerConfig::default()).unwrap();
+    let t0 = Instant::now();
+    let a = r.spawn_script(Arc::new(Script::new([ok.clone(), "notify".into()]).unwrap()), secs(5), t0);
+    let b = r.spawn_script(Arc::new(Script::new([slow.clone()]).unwrap()), ms(300), t0);
+    let mut exits = Vec::new();
+    while exits.len() < 2 {
+        r.poll_io(Some(ms(100))).unwrap();
+        while let Some(x) = r.poll_script_result() {
+            exits.push(x);
+        }
+        assert!(t0.elapsed() < secs(10));
+    }
+    exits.sort_by_key(|(t, _)| t.0);
+    assert_eq!(exits, vec![(a, ScriptExit::Exited(0)), (b, ScriptExit::Signaled { signal: 15, timed_out: true })]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "notify");
     // FILE_CHECK reads the file as keepalived does.
     let f = d.join("weight");
     std::fs::write(&f, "  0x10\n").unwrap();

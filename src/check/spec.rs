@@ -751,3 +751,115 @@ impl ResolvedChecker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::{Protocol, ServiceKey};
+
+    fn vs() -> VirtualServerSpec {
+        VirtualServerSpec::new(ServiceConfig::new(
+            ServiceKey::addr(Protocol::Tcp, "192.0.2.1".parse().unwrap(), 80),
+            "rr",
+        ))
+    }
+
+    fn rs() -> RealServerSpec {
+        RealServerSpec::new(DestConfig::masq("198.51.100.1".parse().unwrap(), 8080))
+    }
+
+    fn resolve(v: &VirtualServerSpec, r: &RealServerSpec, c: CheckerSpec) -> ResolvedChecker {
+        ResolvedChecker::resolve(v, r, &c).unwrap()
+    }
+
+    #[test]
+    fn defaults_per_kind_follow_check_data_c() {
+        let (v, r) = (vs(), rs());
+        let t = resolve(&v, &r, CheckerSpec::tcp());
+        assert_eq!(
+            (t.delay_loop, t.warmup, t.retry, t.delay_before_retry, t.connect_timeout, t.alpha),
+            (
+                Duration::from_secs(60),
+                Duration::from_secs(60),
+                1,
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                false
+            )
+        );
+        let h = resolve(&v, &r, CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![UrlSpec::new("/")]))));
+        assert_eq!((h.retry, h.delay_before_retry), (1, Duration::from_secs(3)));
+        let d =
+            resolve(&v, &r, CheckerSpec::new(CheckKind::Dns(DnsCheck::default())).delay_loop(Duration::from_secs(7)));
+        assert_eq!((d.retry, d.delay_before_retry), (3, Duration::from_secs(7)));
+        let m = resolve(
+            &v.clone().delay_loop(Duration::from_secs(9)),
+            &r,
+            CheckerSpec::new(CheckKind::Misc(MiscCheck {
+                script: Script::new(["/bin/true"]).unwrap(),
+                timeout: None,
+                dynamic: false,
+            }))
+            .delay_loop(Duration::from_secs(2)),
+        );
+        assert_eq!((m.retry, m.script_timeout, m.target.is_none()), (0, Duration::from_secs(9), true));
+    }
+
+    #[test]
+    fn timing_is_inherited_checker_then_real_server_then_virtual_server() {
+        let mut v = vs();
+        v.timing = Timing { retry: Some(5), warmup: Some(Duration::ZERO), alpha: Some(true), ..Timing::default() };
+        let mut r = rs();
+        r.timing = Timing { retry: Some(2), connect_timeout: Some(Duration::from_secs(3)), ..Timing::default() };
+        let c = resolve(&v, &r, CheckerSpec::tcp().delay_before_retry(Duration::from_millis(500)));
+        assert_eq!(
+            (c.retry, c.connect_timeout, c.warmup, c.alpha, c.delay_before_retry),
+            (2, Duration::from_secs(3), Duration::ZERO, true, Duration::from_millis(500))
+        );
+        let c = resolve(&v, &r, CheckerSpec::tcp().retry(0).alpha(false));
+        assert_eq!((c.retry, c.alpha), (0, false));
+    }
+
+    #[test]
+    fn targets_resolve_connect_options() {
+        let rsa: SocketAddr = "198.51.100.1:8080".parse().unwrap();
+        let t = ConnectSpec::default().resolve(rsa).unwrap();
+        assert_eq!((t.dst, t.bind, t.fwmark), (rsa, None, 0));
+        let c = ConnectSpec {
+            connect_ip: Some("198.51.100.9".parse().unwrap()),
+            connect_port: Some(9000),
+            bindto: Some("198.51.100.200".parse().unwrap()),
+            bind_port: Some(4000),
+            bind_if: Some("eth1".into()),
+            fwmark: 42,
+        };
+        let t = c.resolve(rsa).unwrap();
+        assert_eq!(t.dst, "198.51.100.9:9000".parse().unwrap());
+        assert_eq!(t.bind, Some("198.51.100.200:4000".parse().unwrap()));
+        assert_eq!((t.bind_if.as_deref(), t.fwmark), (Some("eth1"), 42));
+        let port_only = ConnectSpec { bind_port: Some(4000), ..Default::default() }.resolve(rsa).unwrap();
+        assert_eq!(port_only.bind, Some("0.0.0.0:4000".parse().unwrap()));
+        let mixed = ConnectSpec { bindto: Some("2001:db8::1".parse().unwrap()), ..Default::default() };
+        assert!(matches!(mixed.resolve(rsa), Err(CheckError::BindFamily { .. })));
+        let ll: SocketAddr = "[fe80::1]:80".parse().unwrap();
+        assert!(matches!(ConnectSpec::default().resolve(ll), Err(CheckError::LinkLocalNeedsInterface { .. })));
+        assert!(ConnectSpec { bind_if: Some("eth0".into()), ..Default::default() }.resolve(ll).is_ok());
+    }
+
+    #[test]
+    fn invalid_specs_are_typed_errors() {
+        let (v, r) = (vs(), rs());
+        let err = |c: CheckerSpec| ResolvedChecker::resolve(&v, &r, &c).unwrap_err();
+        assert_eq!(err(CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![])))), CheckError::NoUrls);
+        assert_eq!(err(CheckerSpec::tcp().delay_loop(Duration::ZERO)), CheckError::ZeroDelayLoop { rs: r.addr() });
+        assert!(matches!(
+            err(CheckerSpec::new(CheckKind::Dns(DnsCheck { name: "a..b".into(), ..Default::default() }))),
+            CheckError::DnsName { .. }
+        ));
+        assert!(matches!(parse_digest("abc"), Err(CheckError::DigestLength { len: 3, .. })));
+        assert!(matches!(parse_digest("zz41402abc4b2a76b9719d911017c592"), Err(CheckError::DigestHex { at: 0, .. })));
+        assert_eq!(parse_digest("5d41402abc4b2a76b9719d911017c592").unwrap()[0], 0x5d);
+        assert_eq!(Script::new(Vec::<String>::new()), Err(CheckError::EmptyScript));
+        assert_eq!(Script::new(["/bin/x", "a b"]).unwrap().to_string(), "/bin/x a b");
+    }
+}
