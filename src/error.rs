@@ -5,8 +5,8 @@
 //! one `?` across modules. It is `#[non_exhaustive]`: new modules add variants.
 
 use crate::backend::BackendError;
-use crate::config::ConfigError;
 use crate::check::CheckError;
+use crate::config::ConfigError;
 use crate::ipvs::sched::SchedError;
 use crate::ipvs::service::ServiceError;
 

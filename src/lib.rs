@@ -52,8 +52,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
-pub mod config;
 pub mod check;
+pub mod config;
 pub mod error;
 pub mod ipvs;
 pub mod vrrp;

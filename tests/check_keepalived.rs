@@ -4,7 +4,8 @@
 //! reach the same up/down verdicts. keepalived's checker refuses to start
 //! without IPVS (`ipvs_start` fails and it exits), so this runs in the IPVS
 //! VM, where keepalived's verdicts are read back from the kernel's table
-//! with `ipvsadm -Ln`.
+//! with `ipvsadm -Ln`. lvskit reads the very `keepalived.conf` keepalived
+//! runs (`config` then `HealthChecker::from_keepalived`).
 
 #![cfg(all(feature = "probe", target_os = "linux"))]
 
@@ -20,12 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lvskit::check::HealthChecker;
 use lvskit::check::runner::{Driver, Runner, RunnerConfig};
-use lvskit::check::{
-    CheckKind, CheckerSpec, ConnectSpec, DnsCheck, HealthChecker, HttpCheck, MiscCheck, RealServerSpec, Script,
-    SmtpCheck, UdpCheck, UrlSpec, VirtualServerSpec,
-};
-use lvskit::ipvs::{DestConfig, Protocol, ServiceConfig, ServiceKey};
+use lvskit::ipvs::{Protocol, ServiceKey};
 use rand::SeedableRng;
 use servers::*;
 
@@ -35,15 +33,10 @@ struct Case {
     proto: Protocol,
     rs: SocketAddr,
     keepalived: String,
-    lvskit: CheckerSpec,
 }
 
 fn common() -> &'static str {
     "connect_timeout 1\n      retry 1\n      delay_before_retry 1\n      warmup 0"
-}
-
-fn timing(c: CheckerSpec) -> CheckerSpec {
-    c.connect_timeout(Duration::from_secs(1)).retry(1).delay_before_retry(Duration::from_secs(1)).warmup(Duration::ZERO)
 }
 
 fn keepalived_conf(cases: &[Case], extra: &str) -> String {
@@ -60,20 +53,6 @@ fn keepalived_conf(cases: &[Case], extra: &str) -> String {
         );
     }
     s
-}
-
-fn lvskit_specs(cases: &[Case]) -> Vec<VirtualServerSpec> {
-    cases
-        .iter()
-        .map(|c| {
-            VirtualServerSpec::new(ServiceConfig::new(
-                ServiceKey::addr(c.proto, format!("192.0.2.{}", c.vip).parse().unwrap(), 80),
-                "rr",
-            ))
-            .delay_loop(Duration::from_secs(1))
-            .real_server(RealServerSpec::new(DestConfig::masq(c.rs.ip(), c.rs.port())).checker(c.lvskit.clone()))
-        })
-        .collect()
 }
 
 type Pool = BTreeSet<(u8, SocketAddr, u32)>;
@@ -200,14 +179,12 @@ fn keepalived_reaches_the_same_verdicts() {
             proto: Protocol::Tcp,
             rs: tcp_rs,
             keepalived: format!("TCP_CHECK {{\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::tcp()),
         },
         Case {
             vip: 3,
             proto: Protocol::Tcp,
             rs: http_rs,
             keepalived: format!("HTTP_GET {{\n      url {{\n        path /\n      }}\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![UrlSpec::new("/")])))),
         },
         Case {
             vip: 4,
@@ -217,16 +194,12 @@ fn keepalived_reaches_the_same_verdicts() {
                 "HTTP_GET {{\n      url {{\n        path /\n        digest {hex}\n      }}\n      {}\n    }}",
                 common()
             ),
-            lvskit: timing(CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![
-                UrlSpec::new("/").digest_hex(&hex).unwrap(),
-            ])))),
         },
         Case {
             vip: 5,
             proto: Protocol::Tcp,
             rs: mute_rs,
             keepalived: format!("HTTP_GET {{\n      url {{\n        path /\n      }}\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Http(HttpCheck::http(vec![UrlSpec::new("/")])))),
         },
         Case {
             vip: 6,
@@ -235,45 +208,30 @@ fn keepalived_reaches_the_same_verdicts() {
             keepalived: format!(
                 "MISC_CHECK {{\n      misc_path \"{misc_path}\"\n      misc_timeout 2\n      misc_dynamic\n      retry 1\n      delay_before_retry 1\n      warmup 0\n    }}"
             ),
-            lvskit: CheckerSpec::new(CheckKind::Misc(MiscCheck {
-                script: Script::new([misc_path.clone()]).unwrap(),
-                timeout: Some(Duration::from_secs(2)),
-                dynamic: true,
-            }))
-            .retry(1)
-            .delay_before_retry(Duration::from_secs(1))
-            .warmup(Duration::ZERO),
         },
         Case {
             vip: 7,
             proto: Protocol::Udp,
             rs: dns_rs,
             keepalived: format!("DNS_CHECK {{\n      type A\n      name example.com\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Dns(DnsCheck {
-                qtype: lvskit::check::dns::DnsType::A,
-                name: "example.com".into(),
-            }))),
         },
         Case {
             vip: 8,
             proto: Protocol::Udp,
             rs: udp_rs,
             keepalived: format!("UDP_CHECK {{\n      require_reply\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Udp(UdpCheck { require_reply: true, ..Default::default() }))),
         },
         Case {
             vip: 9,
             proto: Protocol::Tcp,
             rs: smtp_rs,
             keepalived: format!("SMTP_CHECK {{\n      helo_name lvskit.test\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Smtp(SmtpCheck { helo_name: "lvskit.test".into() }))),
         },
         Case {
             vip: 10,
             proto: Protocol::Tcp,
             rs: sa("127.0.0.10:80"),
             keepalived: format!("PING_CHECK {{\n      {}\n    }}", common()),
-            lvskit: timing(CheckerSpec::new(CheckKind::Ping)),
         },
         Case {
             vip: 11,
@@ -283,11 +241,6 @@ fn keepalived_reaches_the_same_verdicts() {
                 "TCP_CHECK {{\n      connect_ip 127.0.0.2\n      connect_port 8080\n      {}\n    }}",
                 common()
             ),
-            lvskit: timing(CheckerSpec::tcp().connect(ConnectSpec {
-                connect_ip: Some("127.0.0.2".parse().unwrap()),
-                connect_port: Some(8080),
-                ..Default::default()
-            })),
         },
     ];
     // Pool policy: three servers, quorum 2, a sorry server, one server
@@ -308,23 +261,9 @@ fn keepalived_reaches_the_same_verdicts() {
         );
     }
     extra += "}\n";
-    let mut pool_vs = VirtualServerSpec::new(ServiceConfig::new(
-        ServiceKey::addr(Protocol::Tcp, "192.0.2.20".parse().unwrap(), 80),
-        "rr",
-    ))
-    .delay_loop(Duration::from_secs(1));
-    pool_vs.quorum = 2;
-    pool_vs.sorry_server =
-        Some(lvskit::check::SorryServer { dest: DestConfig::masq(sorry.ip(), sorry.port()), inhibit: false });
-    for (i, a) in pool_rs.iter().enumerate() {
-        pool_vs = pool_vs.real_server(
-            RealServerSpec::new(DestConfig::masq(a.ip(), a.port()))
-                .inhibit_on_failure(i == 1)
-                .checker(timing(CheckerSpec::tcp())),
-        );
-    }
     let conf = dir.join("keepalived.conf");
-    std::fs::write(&conf, keepalived_conf(&cases, &extra)).unwrap();
+    let conf_text = keepalived_conf(&cases, &extra);
+    std::fs::write(&conf, &conf_text).unwrap();
     let log = std::fs::File::create(dir.join("keepalived.log")).unwrap();
     let ka = Keepalived(
         Command::new("keepalived")
@@ -340,9 +279,11 @@ fn keepalived_reaches_the_same_verdicts() {
             .expect("keepalived"),
     );
 
-    let mut specs = lvskit_specs(&cases);
-    specs.push(pool_vs);
-    let hc = HealthChecker::new(specs, rand::rngs::StdRng::seed_from_u64(5), Instant::now()).unwrap();
+    // lvskit reads the very file keepalived runs.
+    let loaded = lvskit::config::load_str("keepalived.conf", &conf_text, &lvskit::config::LoadOptions::default());
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    let hc =
+        HealthChecker::from_keepalived(&loaded.config, rand::rngs::StdRng::seed_from_u64(5), Instant::now()).unwrap();
     let mut driver = Driver::new(hc, Runner::new(RunnerConfig::default()).unwrap());
     let run = |d: &mut Driver, secs: u64| {
         d.run_until(Instant::now() + Duration::from_secs(secs)).unwrap();

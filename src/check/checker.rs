@@ -266,7 +266,7 @@ pub enum HealthEvent {
         enabled: bool,
     },
     /// The desired pool of a virtual server changed; read it with
-    /// [`HealthChecker::desired_service`].
+    /// [`HealthChecker::desired_services`].
     PoolChanged {
         /// The virtual server.
         vs: VsId,
@@ -415,7 +415,7 @@ struct RsState {
 
 #[derive(Debug)]
 struct VsState {
-    config: ServiceConfig,
+    configs: Vec<ServiceConfig>,
     rs: Vec<u32>,
     quorum: u32,
     hysteresis: u32,
@@ -518,13 +518,14 @@ impl HealthChecker {
     }
 
     fn add_vs(&mut self, spec: VirtualServerSpec, now: Instant) -> Result<(), CheckError> {
-        let key = spec.service.key;
+        let Some(first) = spec.services.first() else { return Err(CheckError::NoService) };
+        let key = first.key;
         if spec.real_servers.is_empty() {
             self.adjust(key, "virtual server has no real servers - ignoring".to_owned());
             return Ok(());
         }
         let mut ha_suspend = spec.ha_suspend;
-        if ha_suspend && matches!(key, ServiceKey::Fwmark { .. }) {
+        if ha_suspend && spec.services.iter().any(|s| matches!(s.key, ServiceKey::Fwmark { .. })) {
             self.adjust(key, "cannot use ha_suspend with fwmarks - clearing ha_suspend".to_owned());
             ha_suspend = false;
         }
@@ -584,7 +585,7 @@ impl HealthChecker {
         // set_quorum_states: no server is alive yet.
         let quorum_up = 0 >= i64::from(quorum) + i64::from(hysteresis);
         self.vss.push(VsState {
-            config: spec.service,
+            configs: spec.services,
             rs: rs_ids,
             quorum,
             hysteresis,
@@ -1322,8 +1323,7 @@ impl HealthChecker {
             if !vs.ha_suspend {
                 continue;
             }
-            let ServiceKey::Addr { addr: a, .. } = vs.config.key else { continue };
-            if a != addr {
+            if !vs.configs.iter().any(|c| matches!(c.key, ServiceKey::Addr { addr: a, .. } if a == addr)) {
                 continue;
             }
             if present {
@@ -1383,14 +1383,17 @@ impl HealthChecker {
                 }
             }
         }
-        self.vss.iter().map(|vs| DesiredService { config: vs.config.clone(), dests: Vec::new() }).collect()
+        self.vss
+            .iter()
+            .flat_map(|vs| vs.configs.iter().map(|c| DesiredService { config: c.clone(), dests: Vec::new() }))
+            .collect()
     }
 
     // ---- queries ----
 
-    /// The virtual servers, in order.
-    pub fn virtual_servers(&self) -> impl Iterator<Item = (VsId, &ServiceConfig)> {
-        self.vss.iter().enumerate().map(|(i, v)| (VsId(i as u32), &v.config))
+    /// The virtual servers, in order, with their IPVS services.
+    pub fn virtual_servers(&self) -> impl Iterator<Item = (VsId, &[ServiceConfig])> {
+        self.vss.iter().enumerate().map(|(i, v)| (VsId(i as u32), v.configs.as_slice()))
     }
 
     /// The real servers of a virtual server, in configuration order.
@@ -1473,8 +1476,11 @@ impl HealthChecker {
     ///   (clamped to 0..=`i32::MAX`), a failed one with
     ///   `inhibit_on_failure` has weight 0, and a sorry server with
     ///   `sorry_server_inhibit` waits with weight 0.
-    pub fn desired_service(&self, vs: VsId) -> Option<DesiredService> {
-        let v = self.vss.get(vs.0 as usize)?;
+    ///
+    /// A virtual server of a `virtual_server_group` gives one entry per
+    /// service of the group, all with the same servers.
+    pub fn desired_services(&self, vs: VsId) -> Vec<DesiredService> {
+        let Some(v) = self.vss.get(vs.0 as usize) else { return Vec::new() };
         let sorry_active = v.sorry.is_some() && v.sorry_alive;
         let mut dests: Vec<DestConfig> = Vec::with_capacity(v.rs.len() + 1);
         for &r in &v.rs {
@@ -1508,12 +1514,12 @@ impl HealthChecker {
                 }
             }
         }
-        Some(DesiredService { config: v.config.clone(), dests })
+        v.configs.iter().map(|c| DesiredService { config: c.clone(), dests: dests.clone() }).collect()
     }
 
-    /// The desired pools of all virtual servers.
+    /// The desired pools of all virtual servers, service by service.
     pub fn desired(&self) -> Vec<DesiredService> {
-        (0..self.vss.len()).filter_map(|v| self.desired_service(VsId(v as u32))).collect()
+        (0..self.vss.len()).flat_map(|v| self.desired_services(VsId(v as u32))).collect()
     }
 }
 

@@ -49,6 +49,7 @@
 pub mod checker;
 pub mod dns;
 pub mod file;
+pub mod from_config;
 pub mod http;
 pub mod icmp;
 pub mod outcome;
@@ -187,6 +188,21 @@ pub enum CheckError {
         /// The real server.
         rs: SocketAddr,
     },
+    /// A `keepalived.conf` directive lvskit's checker cannot run; `span`
+    /// locates it (`loaded.document.sources().locate(span)` gives
+    /// file:line:col).
+    #[error("{keyword}: {message}")]
+    FromConfig {
+        /// Where it is.
+        span: crate::config::source::Span,
+        /// The keyword.
+        keyword: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A virtual server without an IPVS service.
+    #[error("virtual server has no IPVS service")]
+    NoService,
     /// More than `u32::MAX` checkers.
     #[error("too many checkers")]
     TooManyCheckers,

@@ -606,8 +606,10 @@ pub struct SorryServer {
 /// A virtual server and its real servers (`virtual_server` block).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualServerSpec {
-    /// The IPVS service.
-    pub service: ServiceConfig,
+    /// The IPVS services it configures, at least one: one for an address or
+    /// a mark, one per address, port and mark of a `virtual_server_group`.
+    /// They share the real servers, their checkers and the quorum.
+    pub services: Vec<ServiceConfig>,
     /// Timing defaults for its real servers; unset `delay_loop` is 60 s and
     /// unset `connect_timeout` 5 s.
     pub timing: Timing,
@@ -638,7 +640,7 @@ impl VirtualServerSpec {
     /// A virtual server with keepalived's defaults and no real server.
     pub fn new(service: ServiceConfig) -> Self {
         VirtualServerSpec {
-            service,
+            services: vec![service],
             timing: Timing::default(),
             inhibit_on_failure: false,
             quorum: 1,
@@ -650,6 +652,13 @@ impl VirtualServerSpec {
             quorum_down: None,
             real_servers: Vec::new(),
         }
+    }
+
+    /// Adds another IPVS service (a `virtual_server_group` member) sharing
+    /// the real servers.
+    pub fn also_service(mut self, service: ServiceConfig) -> Self {
+        self.services.push(service);
+        self
     }
 
     /// Adds a real server.
