@@ -2,8 +2,11 @@
 //! kernel since 6.2; Debian's 6.1 lacks it, its 6.12 backport has it).
 //!
 //! Draws two servers at random, each with probability proportional to its
-//! weight, and takes the one with the lower overhead per weight
-//! (`(active << 8) + total`, as wlc), the first draw on a tie. Exactly as the
+//! weight, and takes the one with the lower overhead per weight, the first
+//! draw on a tie. The overhead is the 6.12 kernel's
+//! `ip_vs_dest_conn_overhead`, `(active << 8) + inactive` (the 6.1 kernel
+//! that lvskit's other schedulers follow counts `(active << 8) + total`; 6.1
+//! has no twos). Exactly as the
 //! kernel: with `T` the total weight of the servers that are not overloaded
 //! and have a weight above 0, two numbers `r` are drawn uniformly from
 //! `0..=T`, and each picks the first such server in list order at which the
@@ -40,10 +43,10 @@ pub struct PowerOfTwo {
     sums: Option<WeightSums>,
 }
 
-/// The kernel's `int` overhead `(active << 8) + total`, wrapping.
+/// The 6.12 kernel's `int` overhead `(active << 8) + inactive`, wrapping.
 #[inline]
 fn overhead_i32(d: &Dest) -> i32 {
-    ((d.active_conns() as i32) << 8).wrapping_add(d.total_conns() as i32)
+    ((d.active_conns() as i32) << 8).wrapping_add(d.inactive_conns() as i32)
 }
 
 impl PowerOfTwo {
