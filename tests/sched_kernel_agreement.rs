@@ -19,6 +19,10 @@
 //! `mh-port`, with `mh-fallback`; dh, lblc and lblcr on a firewall-mark
 //! service across many destination addresses; all of them over IPv4 and
 //! IPv6. twos is in `sched_kernel_twos.rs` (6.12 kernel).
+//!
+//! Finally `examples/schedtrace.rs` is run on the flows of a fixed set of
+//! servers behind a firewall-mark service, for every scheduler, and its
+//! output must be the kernel's choices line for line.
 
 mod common;
 
@@ -334,6 +338,112 @@ fn schedulers_choose_what_the_kernel_chooses() {
             }
         }
     }
+    if only.is_empty() {
+        let base = SERVER_PORTS.start + 2 * all.len() as u16;
+        for (n, (sched, flags, fam)) in SCHEDTRACE_RUNS.iter().enumerate() {
+            let t = Instant::now();
+            match schedtrace_run(&mut lab, sched, flags, *fam, base + n as u16, &mut port) {
+                Ok(()) => eprintln!("ok: schedtrace {sched} {} ({fam:?}) in {:?}", flags.join(","), t.elapsed()),
+                Err(e) => failures.push(e),
+            }
+        }
+    }
     assert!(failures.is_empty(), "{} scenario(s) disagree:\n\n{}", failures.len(), failures.join("\n\n"));
     eprintln!("{total} connections, every choice as the kernel's");
+}
+
+/// schedtrace runs checked against the kernel: scheduler, flags, family.
+const SCHEDTRACE_RUNS: [(&str, &[&str], Fam); 16] = [
+    ("rr", &[], Fam::V4),
+    ("wrr", &[], Fam::V4),
+    ("lc", &[], Fam::V4),
+    ("wlc", &[], Fam::V4),
+    ("sed", &[], Fam::V4),
+    ("nq", &[], Fam::V4),
+    ("fo", &[], Fam::V4),
+    ("ovf", &[], Fam::V4),
+    ("sh", &["sh-port"], Fam::V4),
+    ("sh", &["sh-fallback"], Fam::V6),
+    ("dh", &[], Fam::V4),
+    ("dh", &[], Fam::V6),
+    ("mh", &[], Fam::V4),
+    ("mh", &["mh-port"], Fam::V6),
+    ("lblc", &[], Fam::V4),
+    ("lblcr", &[], Fam::V6),
+];
+
+/// The built `schedtrace` example (cargo builds examples with the tests).
+fn schedtrace_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("schedtrace");
+    assert!(bin.exists(), "{} is missing: build the examples first (cargo test builds them)", bin.display());
+    bin
+}
+
+/// Four servers (one of weight 0) behind firewall mark 1, 24 connections
+/// to 8 marked destinations; schedtrace's output must be the kernel's.
+fn schedtrace_run(
+    lab: &mut Lab,
+    sched: &str,
+    flags: &[&str],
+    fam: Fam,
+    rport: u16,
+    next_port: &mut u16,
+) -> Result<(), String> {
+    sh("ipvsadm", &["-C"]);
+    let mut svc = vec!["-f", "1"];
+    svc.extend(fam.fwm_flag());
+    let mut add = vec!["-A"];
+    add.extend(&svc);
+    add.extend(["-s", sched]);
+    let joined = flags.join(",");
+    if !flags.is_empty() {
+        add.extend(["-b", &joined]);
+    }
+    sh("ipvsadm", &add);
+    let servers: Vec<(SocketAddr, u32)> =
+        [(1, 2), (2, 1), (3, 0), (4, 3)].iter().map(|&(k, w)| (SocketAddr::new(fam.server(k), rport), w)).collect();
+    let mut trace_args: Vec<String> = vec!["--scheduler".into(), sched.into()];
+    if !flags.is_empty() {
+        trace_args.extend(["--flags".into(), joined.clone()]);
+    }
+    for (a, w) in &servers {
+        let mut args: Vec<String> = vec!["-a".into()];
+        args.extend(svc.iter().map(|s| s.to_string()));
+        args.extend(["-r".into(), a.to_string(), "-m".into(), "-w".into(), w.to_string()]);
+        ipvsadm(&args);
+        trace_args.extend(["--server".into(), format!("{a}:{w}")]);
+    }
+    let mut flows = String::new();
+    let mut srcs = Vec::new();
+    for i in 0..24u8 {
+        let src = SocketAddr::new(fam.client(i % 9), *next_port);
+        *next_port += 1;
+        let dst = SocketAddr::new(fam.marked(i % 8), 80);
+        let ok = lab.connect(src, dst);
+        flows.push_str(&format!("tcp {} {} {} 80\n", src.ip(), src.port(), dst.ip()));
+        srcs.push((src, ok));
+    }
+    let table = conn_table();
+    lab.close_all();
+    let file = std::env::temp_dir().join(format!("schedtrace-{sched}-{fam:?}.flows"));
+    std::fs::write(&file, &flows).unwrap();
+    let out = std::process::Command::new(schedtrace_bin()).arg(&file).args(&trace_args).output().unwrap();
+    if !out.status.success() {
+        return Err(format!("schedtrace {trace_args:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let printed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    let kernel: Vec<String> = srcs
+        .iter()
+        .map(|(src, ok)| match table.get(src) {
+            Some(d) if *ok => d.to_string(),
+            _ => "none".into(),
+        })
+        .collect();
+    if printed != kernel {
+        return Err(format!(
+            "schedtrace {sched} {joined} ({fam:?}) disagrees with the kernel:\nflows:\n{flows}kernel:    {kernel:?}\nschedtrace: {printed:?}"
+        ));
+    }
+    Ok(())
 }
