@@ -88,7 +88,9 @@ fn flows(v6: bool, n: u16) -> (String, Vec<Flow>) {
 
 #[test]
 fn prints_the_librarys_choices() {
-    let cases: [(&str, &str, &[(&str, u32)], bool, bool); 7] = [
+    // (scheduler, flags, servers, IPv6, --close)
+    type Case = (&'static str, &'static str, &'static [(&'static str, u32)], bool, bool);
+    let cases: [Case; 7] = [
         ("rr", "", &[("198.51.100.1:80", 1), ("198.51.100.2:80", 0), ("198.51.100.3:8080", 2)], false, false),
         ("wlc", "", &[("198.51.100.1:80", 3), ("198.51.100.2:80", 1)], false, false),
         ("wlc", "", &[("198.51.100.1:80", 3), ("198.51.100.2:80", 1)], false, true),
