@@ -8,7 +8,7 @@
 //!
 //! | module | what it gives you |
 //! |---|---|
-//! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers choosing exactly what the kernel would |
+//! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers ([`ipvs::sched`]) choosing exactly what the kernel would |
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
 //! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
 //! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |
@@ -16,7 +16,7 @@
 //! | [`check`] | keepalived's health checkers as a sans-IO engine: probe timing, verdicts, pool policy (quorum, sorry server, inhibit) |
 //! | [`error`] | the crate's top-level error, wrapping each module's own |
 //!
-//! ## Quick start: pick a real server like the kernel's `rr` would
+//! ## Quick start: schedule connections like the kernel's `wlc`
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
@@ -25,14 +25,25 @@
 //!
 //! let vip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 //! let key = ServiceKey::addr(Protocol::Tcp, vip, 80);
-//! let mut svc = Service::new(ServiceConfig::new(key, "rr"), 0)?;
-//! svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 80).weight(3))?;
-//! svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 80).weight(1))?;
+//! let mut svc = Service::new(ServiceConfig::new(key, "wlc"), 0)?;
+//! let big = svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 80).weight(3))?;
+//! let small = svc.add_dest(DestConfig::route(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)), 80).weight(1))?;
 //!
-//! let flow = Flow::new(Protocol::Tcp, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)), 40000, vip, 80);
-//! let dest = svc.schedule(&flow, Instant::now()).expect("a server is available");
-//! // rr starts at the head of the kernel's list: the most recently added.
-//! assert_eq!(dest.addr(), IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)));
+//! // wlc sends each new connection to the server with the least
+//! // (256 * active + total) / weight; ties go to the server added last, which
+//! // heads the kernel's list. Binding a connection updates the counters (and
+//! // the scheduler's index), as the kernel's connection table does.
+//! let now = Instant::now();
+//! let mut picks = Vec::new();
+//! for port in 40000..40008 {
+//!     let flow = Flow::new(Protocol::Tcp, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)), port, vip, 80);
+//!     let dest = svc.schedule(&flow, now).expect("a server is available");
+//!     dest.bind_conn(true);
+//!     picks.push(dest.addr());
+//! }
+//! let (b, s) = (big.addr(), small.addr());
+//! assert_eq!(picks, [s, b, b, b, s, b, b, b]); // the kernel's exact sequence
+//! assert_eq!((big.active_conns(), small.active_conns()), (6, 2));
 //! # Ok::<(), lvskit::Error>(())
 //! ```
 //!

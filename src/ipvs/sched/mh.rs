@@ -95,6 +95,26 @@ pub(crate) fn hsiphash_u32(x: u32, key: [u64; 2]) -> u32 {
     ((v[0] ^ v[1]) ^ (v[2] ^ v[3])) as u32
 }
 
+/// `x % d` by multiplication (Lemire's fastmod): exact for every 32-bit
+/// `x` and `d > 1`, with `m = u64::MAX / d + 1` precomputed. A division by a
+/// runtime value costs more than the rest of a pick.
+#[derive(Debug, Clone, Copy)]
+struct FastMod {
+    d: u32,
+    m: u64,
+}
+
+impl FastMod {
+    fn new(d: u32) -> Self {
+        FastMod { d, m: u64::MAX / d as u64 + 1 }
+    }
+
+    #[inline(always)]
+    fn rem(self, x: u32) -> u32 {
+        ((self.m.wrapping_mul(x as u64) as u128 * self.d as u128) >> 64) as u32
+    }
+}
+
 /// Per-server permutation state (`struct ip_vs_mh_dest_setup`).
 #[derive(Debug, Clone, Copy, Default)]
 struct Setup {
@@ -107,6 +127,7 @@ struct Setup {
 #[derive(Clone)]
 pub struct MaglevHashing {
     size: u32,
+    modulo: FastMod,
     /// `IP_VS_MH_TAB_BITS` of a kernel built with this size.
     bits: u32,
     /// Slot to list index (`EMPTY`, or `GONE` for a removed server).
@@ -141,6 +162,7 @@ impl MaglevHashing {
         let index = MH_TABLE_SIZES.iter().position(|&p| p == size).ok_or(SchedError::MhTableSize { size })?;
         Ok(MaglevHashing {
             size,
+            modulo: FastMod::new(size),
             bits: (index as u32 + 8) / 2,
             lookup: vec![EMPTY; size as usize],
             family: None,
@@ -285,7 +307,7 @@ impl Scheduler for MaglevHashing {
         let addr = req.flow.src;
         let port = if req.flags.contains(ServiceFlags::MH_PORT) { req.flow.src_port } else { 0 };
         let m = self.size;
-        let ihash = hsiphash_u32(self.key_of(addr, port, 0), KEY1) % m;
+        let ihash = self.modulo.rem(hsiphash_u32(self.key_of(addr, port, 0), KEY1));
         let first = self.at(ihash);
         if first == EMPTY {
             return None;
@@ -299,7 +321,7 @@ impl Scheduler for MaglevHashing {
         // ip_vs_mh_get_fallback
         for offset in 0..m {
             let roffset = (offset + ihash) % m;
-            let i = self.at(hsiphash_u32(self.key_of(addr, port, roffset), KEY1) % m);
+            let i = self.at(self.modulo.rem(hsiphash_u32(self.key_of(addr, port, roffset), KEY1)));
             if i == EMPTY {
                 return None;
             }
@@ -327,6 +349,22 @@ mod tests {
         let key = [0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908];
         let x = u32::from_le_bytes([0, 1, 2, 3]);
         assert_eq!(hsiphash_u32(x, key), 0x88d3_8328);
+    }
+
+    #[test]
+    fn fast_modulo_is_exact() {
+        for &d in &MH_TABLE_SIZES {
+            let f = FastMod::new(d);
+            let mut x = 0x9E37_79B9u32;
+            for k in 0..100_000u32 {
+                x = x.wrapping_mul(747796405).wrapping_add(2891336453);
+                assert_eq!(f.rem(x), x % d);
+                assert_eq!(f.rem(k), k % d);
+            }
+            for x in [0, 1, d - 1, d, d + 1, u32::MAX, u32::MAX - 1] {
+                assert_eq!(f.rem(x), x % d);
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! `w2 * oh1 > w1 * oh2` is done in the kernel's 32-bit `int` arithmetic,
 //! wrapping as the kernel's does.
 //!
-//! The draws come from a seeded RNG (`StdRng`, [`SchedParams::seed`](super::SchedParams::seed)),
+//! The draws come from a seeded RNG (xoshiro256++, whose output is fixed by
+//! its specification, seeded with [`SchedParams::seed`](super::SchedParams::seed)),
 //! so a run is reproducible; they cannot match the kernel's RNG, which is
 //! why the kernel-agreement test checks twos by its distribution.
 //!
@@ -29,7 +30,7 @@
 
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
+use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
 use super::index::WeightSums;
@@ -39,7 +40,7 @@ use crate::ipvs::dest::Dest;
 /// Power of two choices.
 #[derive(Debug)]
 pub struct PowerOfTwo {
-    rng: StdRng,
+    rng: Xoshiro256PlusPlus,
     sums: Option<WeightSums>,
 }
 
@@ -54,7 +55,7 @@ impl PowerOfTwo {
     /// `literal_scan` it walks the list as the kernel does instead of using
     /// its index.
     pub fn new(seed: u64, literal_scan: bool) -> Self {
-        PowerOfTwo { rng: StdRng::seed_from_u64(seed), sums: (!literal_scan).then(WeightSums::default) }
+        PowerOfTwo { rng: Xoshiro256PlusPlus::seed_from_u64(seed), sums: (!literal_scan).then(WeightSums::default) }
     }
 
     /// `prandom_u32_max(t)`: a draw in `0..t` by multiply and shift.
