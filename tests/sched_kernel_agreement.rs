@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table, helper_main, in_vm, kernel_dests, sh};
+use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table_with, helper_main, in_vm, kernel_dests, sh};
 use lvskit::ipvs::{Dest, DestConfig, Family, Flow, Protocol, Service, ServiceConfig, ServiceFlags, ServiceKey};
 
 #[test]
@@ -254,7 +254,8 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
     }
 
     // Compare every choice.
-    let table = conn_table();
+    let want: Vec<SocketAddr> = outcomes.iter().filter(|o| !o.kernel_refused).map(|o| o.src).collect();
+    let table = conn_table_with(&want);
     let kernel_list = kernel_dests();
     lab.close_all();
     let mut report = Vec::new();
@@ -424,7 +425,8 @@ fn schedtrace_run(
         flows.push_str(&format!("tcp {} {} {} 80\n", src.ip(), src.port(), dst.ip()));
         srcs.push((src, ok));
     }
-    let table = conn_table();
+    let want: Vec<SocketAddr> = srcs.iter().filter(|(_, ok)| *ok).map(|(s, _)| *s).collect();
+    let table = conn_table_with(&want);
     lab.close_all();
     let file = std::env::temp_dir().join(format!("schedtrace-{sched}-{fam:?}.flows"));
     std::fs::write(&file, &flows).unwrap();

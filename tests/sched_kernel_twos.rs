@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table, helper_main, in_vm, sh};
+use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table_with, helper_main, in_vm, sh};
 use lvskit::ipvs::sched::SchedParams;
 use lvskit::ipvs::{DestConfig, Flow, Protocol, Service, ServiceConfig, ServiceKey};
 
@@ -82,7 +82,7 @@ fn run(lab: &mut Lab, fam: Fam, rport: u16, next_port: &mut u16) -> Result<Strin
         *ours.entry(d.socket_addr()).or_default() += 1;
         our_seq.push(d.socket_addr());
     }
-    let table = conn_table();
+    let table = conn_table_with(&srcs);
     lab.close_all();
     let mut kernel: HashMap<SocketAddr, u32> = HashMap::new();
     let mut kernel_seq = Vec::new();

@@ -260,7 +260,23 @@ impl Drop for Lab {
 }
 
 /// The kernel's connection table (`ipvsadm -Lnc`): client address to real
-/// server.
+/// server, with every client of `want` in it. `ipvsadm -Lnc` reads
+/// `/proc/net/ip_vs_conn`, a walk of the kernel's hash table that can skip
+/// an entry when others expire meanwhile (connections of earlier scenarios
+/// do), so the listing is read again, up to ten times, until it shows them
+/// all.
+pub fn conn_table_with(want: &[SocketAddr]) -> HashMap<SocketAddr, SocketAddr> {
+    let mut map = HashMap::new();
+    for _ in 0..10 {
+        map.extend(conn_table());
+        if want.iter().all(|s| map.contains_key(s)) {
+            break;
+        }
+    }
+    map
+}
+
+/// One reading of the kernel's connection table (`ipvsadm -Lnc`).
 pub fn conn_table() -> HashMap<SocketAddr, SocketAddr> {
     let out = sh("ipvsadm", &["-Lnc"]);
     let mut map = HashMap::new();
