@@ -207,11 +207,12 @@ pub fn vrrp_instance(data: &[u8]) {
                 }
             }
         }
-        // Timers keep running.
+        // Timers keep running, and a handled timeout never leaves one due.
         if let Some(t) = vi.poll_timeout() {
             if t <= now {
                 vi.handle_timeout(now);
                 while vi.poll_transmit().is_some() || vi.poll_action().is_some() || vi.poll_event().is_some() {}
+                assert!(vi.poll_timeout().is_none_or(|t| t > now), "poll_timeout is still due after handle_timeout");
             }
         }
     }

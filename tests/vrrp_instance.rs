@@ -532,6 +532,11 @@ fn v3_backup_learns_the_master_interval() {
     assert_eq!(vi.master_advert_interval(), Duration::from_millis(100));
     assert_eq!(vi.poll_timeout(), Some(t0 + Duration::from_micros(360_937)));
     assert_eq!(vi.master(), Some((PEER, 150)));
+    // An interval of 0 counts as 1 cs (deliberate difference).
+    let zero = emit(&Repr::advertisement(Version::V3, 51, 150, 0, Addrs::V4(&[VIP])), PEER, GROUP);
+    vi.handle_advert(t0, meta(), &zero);
+    assert_eq!(vi.master_advert_interval(), Duration::from_millis(10));
+    assert_eq!(vi.poll_timeout(), Some(t0 + Duration::from_micros(30_000 + 156 * 625 / 16)));
 }
 
 #[test]
@@ -585,4 +590,50 @@ fn unweighted_script_keeps_the_instance_out_until_it_reports() {
     assert_eq!(chk.record(false), Some(TrackState::Down));
     vi.handle_input(t0, Input::Track { kind: TrackKind::Script, name: "chk".into(), state: TrackState::Down });
     assert_eq!(vi.state(), State::Fault);
+}
+
+#[test]
+fn paced_announcements_on_two_interfaces_never_spin() {
+    let t0 = Instant::now();
+    let config = cfg(150)
+        .vip(VirtualAddress::from(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 101))).dev("eth1"))
+        .excluded_vip("2001:db8::1/64".parse::<VirtualAddress>().unwrap())
+        .garp_master_delay(Duration::ZERO)
+        .garp_master_repeat(3)
+        .garp_interval(Duration::from_millis(100), Duration::from_millis(30));
+    let mut vi = start(config, t0);
+    let tm = vi.poll_timeout().unwrap();
+    vi.handle_timeout(tm);
+    let mut sent: Vec<(Duration, IpAddr, Option<String>)> = Vec::new();
+    let mut collect = |vi: &mut VrrpInstance, now: Instant| {
+        for t in drain(vi).1 {
+            match t {
+                Transmit::GratuitousArp(g) => sent.push((now - tm, g.addr.into(), g.interface.map(|s| s.to_string()))),
+                Transmit::UnsolicitedNa(n) => sent.push((now - tm, n.addr.into(), n.interface.map(|s| s.to_string()))),
+                Transmit::Advert(_) => {}
+            }
+        }
+    };
+    collect(&mut vi, tm);
+    let mut steps = 0;
+    while let Some(t) = vi.poll_timeout() {
+        if t >= tm + Duration::from_secs(1) {
+            break;
+        }
+        assert!(t >= tm, "poll_timeout went back in time");
+        steps += 1;
+        assert!(steps < 50, "timer does not progress");
+        vi.handle_timeout(t);
+        collect(&mut vi, t);
+    }
+    let ms = Duration::from_millis;
+    let (a, b, c): (IpAddr, IpAddr, IpAddr) =
+        (IpAddr::V4(VIP), "192.0.2.101".parse().unwrap(), "2001:db8::1".parse().unwrap());
+    let eth1 = Some("eth1".to_owned());
+    // Each interface and family paced on its own, in burst order.
+    let per = |addr: IpAddr| sent.iter().filter(|(_, x, _)| *x == addr).map(|(t, _, _)| *t).collect::<Vec<_>>();
+    assert_eq!(per(a), vec![ms(0), ms(100), ms(200)]);
+    assert_eq!(per(b), vec![ms(0), ms(100), ms(200)]);
+    assert_eq!(per(c), vec![ms(0), ms(30), ms(60)]);
+    assert!(sent.iter().filter(|(_, x, _)| *x == b).all(|(_, _, d)| *d == eth1));
 }

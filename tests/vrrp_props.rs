@@ -12,12 +12,14 @@ mod support {
 
 use std::time::Duration;
 
-use lvskit::vrrp::{InitialState, Input, TrackKind, TrackState, TrackedObject};
+use lvskit::vrrp::{InitialState, Input, SyncGroup, TrackKind, TrackState, TrackedObject, VrrpInstance};
 use lvskit::wire::vrrp::Version;
 use proptest::prelude::*;
-use support::vlan::{Lan, host_v4, v2_config, v3_config};
+use support::vlan::{Lan, Router, host_v4, v2_config, v3_config};
 
 const VRID: u8 = 7;
+/// The second VRID, for hosts running a sync group of VRID and VRID2.
+const VRID2: u8 = 8;
 
 #[derive(Debug, Clone)]
 enum Chaos {
@@ -60,6 +62,8 @@ struct Scenario {
     loss: f64,
     delay_ms: u64,
     events: Vec<(u64, Chaos)>,
+    /// Each host runs a sync group of two instances instead of one.
+    groups: bool,
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -74,29 +78,46 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             0.0f64..0.4,
             0u64..60,
             proptest::collection::vec(chaos(n), 0..14),
+            any::<bool>(),
         )
-            .prop_map(|(seed, version, advert_ms, prios, masters, weights, loss, delay_ms, events)| Scenario {
-                seed,
-                version,
-                advert_ms: if version == Version::V2 { 1000 } else { advert_ms },
-                prios,
-                masters,
-                weights,
-                loss,
-                delay_ms,
-                events,
+            .prop_map(|(seed, version, advert_ms, prios, masters, weights, loss, delay_ms, events, groups)| {
+                Scenario {
+                    seed,
+                    version,
+                    advert_ms: if version == Version::V2 { 1000 } else { advert_ms },
+                    prios,
+                    masters,
+                    weights,
+                    loss,
+                    delay_ms,
+                    events,
+                    groups,
+                }
             })
     })
 }
 
-fn config(s: &Scenario, i: usize) -> lvskit::vrrp::InstanceConfig {
+fn config(s: &Scenario, i: usize, vrid: u8) -> lvskit::vrrp::InstanceConfig {
     let adv = Duration::from_millis(s.advert_ms);
     let c = match s.version {
-        Version::V2 => v2_config("VI_P", VRID, s.prios[i]),
-        Version::V3 => v3_config("VI_P", VRID, s.prios[i], adv),
+        Version::V2 => v2_config(&format!("VI_{vrid}"), vrid, s.prios[i]),
+        Version::V3 => v3_config(&format!("VI_{vrid}"), vrid, s.prios[i], adv),
     };
     let c = c.track(TrackedObject::new(TrackKind::Script, "chk", s.weights[i]).initial(TrackState::Up));
     if s.masters[i] { c.state(InitialState::Master) } else { c }
+}
+
+fn router(s: &Scenario, i: usize) -> Router {
+    if s.groups {
+        let a = VrrpInstance::new(config(s, i, VRID)).unwrap();
+        let b = VrrpInstance::new(
+            config(s, i, VRID2).vip("192.0.2.200/24".parse::<lvskit::vrrp::VirtualAddress>().unwrap()),
+        )
+        .unwrap();
+        Router::Group(SyncGroup::new("G", vec![a, b], true).unwrap())
+    } else {
+        Router::One(Box::new(VrrpInstance::new(config(s, i, VRID)).unwrap()))
+    }
 }
 
 fn run(s: &Scenario) -> Result<(), TestCaseError> {
@@ -105,7 +126,7 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
     lan.loss = s.loss;
     lan.delay = (Duration::ZERO, Duration::from_millis(s.delay_ms));
     for i in 0..n {
-        lan.add(host_v4(i), config(s, i));
+        lan.add_router(host_v4(i), router(s, i));
     }
     lan.start_all();
     let mut events = s.events.clone();
@@ -116,7 +137,7 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
             Chaos::Crash(i) => lan.crash(i),
             Chaos::Restart(i) => {
                 if !lan.nodes[i].alive {
-                    lan.restart(i, config(s, i));
+                    lan.restart_router(i, router(s, i));
                     if !lan.nodes[i].port_up {
                         lan.input(i, Input::LinkDown);
                     }
@@ -181,9 +202,10 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
     let mut dual_since: Option<Duration> = None;
     let mut worst = Duration::ZERO;
     let until = lan.now + Duration::from_secs(60);
+    let vrids: &[u8] = if s.groups { &[VRID, VRID2] } else { &[VRID] };
     lan.run_until_with(until, |l| {
         let now = l.elapsed();
-        if l.masters(VRID).len() > 1 {
+        if vrids.iter().any(|&v| l.masters(v).len() > 1) {
             let since = *dual_since.get_or_insert(now.max(healthy));
             worst = worst.max(now - since);
         } else {
@@ -192,28 +214,33 @@ fn run(s: &Scenario) -> Result<(), TestCaseError> {
     });
     prop_assert!(worst <= bound, "two masters for {:?} after the network healed (bound {:?})", worst, bound);
 
-    // Settled: exactly one master among the running routers that are not
-    // in FAULT (a failed unweighted script), the one with the highest
-    // effective priority (ties: highest address).
-    let alive: Vec<usize> =
-        (0..n).filter(|&i| lan.nodes[i].alive && lan.nodes[i].state(VRID) != lvskit::vrrp::State::Fault).collect();
-    let masters = lan.masters(VRID);
-    if alive.is_empty() {
-        prop_assert!(masters.is_empty());
-    } else {
-        prop_assert_eq!(masters.len(), 1, "masters {:?} of alive {:?}", masters, alive);
+    // Settled: for each VRID, exactly one master among the running routers
+    // that are not in FAULT (a failed unweighted script), the one with the
+    // highest effective priority (ties: highest address); a sync group's
+    // members are master on the same host.
+    let mut group_master = None;
+    for &vrid in vrids {
+        let alive: Vec<usize> =
+            (0..n).filter(|&i| lan.nodes[i].alive && lan.nodes[i].state(vrid) != lvskit::vrrp::State::Fault).collect();
+        let masters = lan.masters(vrid);
+        if alive.is_empty() {
+            prop_assert!(masters.is_empty());
+            continue;
+        }
+        prop_assert_eq!(masters.len(), 1, "vrid {}: masters {:?} of alive {:?}", vrid, masters, alive);
         let best = alive
             .iter()
             .copied()
-            .max_by_key(|&i| (lan.nodes[i].instance(VRID).effective_priority(), lan.nodes[i].addr))
+            .max_by_key(|&i| (lan.nodes[i].instance(vrid).effective_priority(), lan.nodes[i].addr))
             .unwrap();
         let m = masters[0];
-        let pm = lan.nodes[m].instance(VRID).effective_priority();
-        let pb = lan.nodes[best].instance(VRID).effective_priority();
+        let pm = lan.nodes[m].instance(vrid).effective_priority();
+        let pb = lan.nodes[best].instance(vrid).effective_priority();
         // Preemption makes the best router master unless it could not
         // preempt an equal priority.
-        prop_assert!(m == best || pm == pb, "master {} (prio {}) but {} has {}", m, pm, best, pb);
-        // Exactly one host holds the VIP among the running ones.
+        prop_assert!(m == best || pm == pb, "vrid {}: master {} (prio {}) but {} has {}", vrid, m, pm, best, pb);
+        prop_assert!(*group_master.get_or_insert(m) == m, "sync group members are master on different hosts");
+        // Exactly one running host holds addresses.
         let holders: Vec<usize> = alive.iter().copied().filter(|&i| !lan.nodes[i].vips.is_empty()).collect();
         prop_assert_eq!(holders, vec![m]);
     }

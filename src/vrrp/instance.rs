@@ -24,6 +24,8 @@
 //! * On becoming master, Master_Adver_Interval goes back to the configured
 //!   interval (RFC 5798 section 6.4.3); keepalived does it only when run
 //!   with `-D`. It has no effect on the wire either way.
+//! * A VRRPv3 advert's Max Adver Int of 0 is taken as 1 centisecond
+//!   (keepalived takes 0, and its Master_Down_Interval becomes 0).
 //! * keepalived switches to `old_unicast_checksum` mode as soon as one
 //!   unicast advert verifies only the old way, even if a later check rejects
 //!   it; lvskit switches only on an advert that passes every check.
@@ -230,6 +232,13 @@ fn to_us(d: Duration) -> u64 {
 
 fn add_us(t: Instant, us: u64) -> Instant {
     t.checked_add(Duration::from_micros(us)).unwrap_or(t)
+}
+
+/// Master_Adver_Interval from a v3 advert, in µs. An interval of 0 counts
+/// as 1 cs: keepalived takes 0 as is, which makes Master_Down_Interval 0
+/// and a backup held by its sync group spin on its timer.
+fn learned_interval(b: &[u8]) -> u64 {
+    u64::from((u16::from_be_bytes([b[4], b[5]]) & 0x0fff).max(1)) * 10_000
 }
 
 /// Constant-time equality of two 8-byte passwords (keepalived's
@@ -455,9 +464,15 @@ impl VrrpInstance {
         };
         consider(self.garp_delay_at);
         consider(self.garp_lower_prio_at);
-        if !self.garp_queue.is_empty() {
-            consider(self.pace.iter().map(|s| s.next).min());
-        }
+        // The next paced announcement: the earliest slot that has one
+        // queued (an idle slot's time may be long past).
+        consider(
+            self.pace
+                .iter()
+                .filter(|s| self.garp_queue.iter().any(|q| q.addr.is_ipv6() == s.v6 && q.dev == s.dev))
+                .map(|s| s.next)
+                .min(),
+        );
         t
     }
 
@@ -1210,7 +1225,7 @@ impl VrrpInstance {
             self.next_master_reason = MasterReason::PriorityZero;
         } else if self.config.nopreempt || priority >= eff || delaying {
             if self.res.version == Version::V3 {
-                let mai = u64::from(u16::from_be_bytes([b[4], b[5]]) & 0x0fff) * 10_000;
+                let mai = learned_interval(b);
                 if mai != self.master_adver_int {
                     self.master_adver_int = mai;
                 }
@@ -1309,7 +1324,7 @@ impl VrrpInstance {
         }
         if priority > eff || (priority == eff && cmp == Ordering::Greater) {
             if self.res.version == Version::V3 {
-                self.master_adver_int = u64::from(u16::from_be_bytes([b[4], b[5]]) & 0x0fff) * 10_000;
+                self.master_adver_int = learned_interval(b);
             }
             self.ms_down_timer = self.ms_down();
             self.master_priority = priority;

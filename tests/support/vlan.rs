@@ -274,6 +274,14 @@ impl Lan {
         self.start(i);
     }
 
+    /// Like [`restart`](Self::restart) with any router.
+    pub fn restart_router(&mut self, i: usize, mut router: Router) {
+        router.input(self.now, Input::InterfaceAddress(Some(self.nodes[i].addr)));
+        self.nodes[i].router = router;
+        self.nodes[i].vips.clear();
+        self.start(i);
+    }
+
     /// SIGTERM: priority 0 advert and VIPs released, then silence.
     pub fn shutdown(&mut self, i: usize) {
         self.input(i, Input::Shutdown);
@@ -403,6 +411,12 @@ impl Lan {
             if self.nodes[i].alive && self.nodes[i].router.poll_timeout().is_some_and(|t| t <= now) {
                 self.nodes[i].router.handle_timeout(now);
                 self.drain(i);
+                let next = self.nodes[i].router.poll_timeout();
+                assert!(
+                    next.is_none_or(|t| t > now),
+                    "{}: poll_timeout still due after handle_timeout",
+                    self.nodes[i].name
+                );
             }
         }
         true
