@@ -637,3 +637,25 @@ fn paced_announcements_on_two_interfaces_never_spin() {
     assert_eq!(per(c), vec![ms(0), ms(30), ms(60)]);
     assert!(sent.iter().filter(|(_, x, _)| *x == b).all(|(_, _, d)| *d == eth1));
 }
+
+#[test]
+fn configured_source_address_wins_over_the_interface() {
+    let t0 = Instant::now();
+    let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50));
+    // unicast_src_ip: adverts come from it and it breaks priority ties.
+    let mut vi = VrrpInstance::new(cfg(100).src_ip(src)).unwrap();
+    vi.handle_input(t0, Input::Startup); // no interface address needed
+    assert_eq!((vi.state(), vi.source_addr()), (State::Backup, Some(src)));
+    let t = vi.poll_timeout().unwrap();
+    vi.handle_timeout(t);
+    let (_, tx, _) = drain(&mut vi);
+    let Transmit::Advert(a) = &tx[0] else { panic!() };
+    assert_eq!(a.src, src);
+    // An equal priority from 192.0.2.12 (< .50): we stay master.
+    vi.handle_advert(t, meta(), &advert(100));
+    assert_eq!(vi.state(), State::Master);
+    // Without any source address the instance cannot run.
+    let mut none = VrrpInstance::new(cfg(100)).unwrap();
+    none.handle_input(t0, Input::Startup);
+    assert_eq!((none.state(), none.fault()), (State::Fault, Some(&FaultReason::NoSourceAddress)));
+}
