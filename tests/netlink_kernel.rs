@@ -11,8 +11,14 @@
 //!   with refused operations, and for addresses (`NetlinkAddresses` and
 //!   `MemoryAddresses`);
 //! * what the kernel itself refuses when the client-side checks are skipped
-//!   (raw requests), so that those checks never hide a kernel rule.
+//!   (raw requests), so that those checks never hide a kernel rule;
+//! * reconciliation from random tables to others: exactly the desired table,
+//!   exactly the minimal number of operations, none for unchanged objects;
+//! * NAT and DR services carrying TCP between namespaces while weights
+//!   change, without a reset, and the DR real-server setup and its undo.
 #![cfg(all(feature = "netlink", target_os = "linux"))]
+
+mod backend_support;
 
 use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -947,4 +953,488 @@ fn addresses_one_body_both_backends() {
         assert!(text.contains(errno), "the address scenario never saw {errno}");
     }
     sh(&format!("ip link del {ADDR_IF}"));
+}
+
+// ------------------------------------------------------------------ reconcile
+
+#[test]
+fn reconcile_any_table_to_any_other_in_the_kernel() {
+    use backend_support::{Counting, minimal_ops, sample_states, shape_of_desired, shape_of_table};
+    use lvskit::backend::{DesiredState, ReconcileOptions, reconcile};
+    if !in_vm("reconcile_any_table_to_any_other_in_the_kernel") {
+        return;
+    }
+    let mut states = sample_states(24);
+    states.insert(0, DesiredState::new());
+    states.push(DesiredState::new());
+    let mut k = Counting::new(fresh_kernel());
+    let opts = ReconcileOptions::default();
+    let mut total_ops = 0;
+    for (i, to) in states.iter().enumerate() {
+        k.reset();
+        let before = shape_of_table(&k.inner.services().expect("read"));
+        let report = reconcile(to, &mut k, &opts).unwrap_or_else(|e| panic!("pair {i}: {e}"));
+        let want = minimal_ops(&before, &shape_of_desired(to));
+        assert_eq!(report.ops.len(), want, "pair {i}: minimal operations");
+        assert_eq!((k.batch_ops, k.writes, k.batches), (want, 0, usize::from(want > 0)), "pair {i}: calls");
+        assert_eq!(shape_of_table(&k.inner.services().expect("read")), shape_of_desired(to), "pair {i}");
+        assert_kernel_agrees(&mut k.inner, &format!("pair {i}"));
+        k.reset();
+        let again = reconcile(to, &mut k, &opts).expect("again");
+        assert!(again.ops.is_empty(), "pair {i}: second pass {:?}", again.ops);
+        assert_eq!((k.batches, k.all_writes()), (0, 0), "pair {i}: no write for an unchanged table");
+        total_ops += want;
+    }
+    assert!(total_ops > 100, "the pairs exercised {total_ops} operations");
+}
+
+#[test]
+fn large_reconcile_in_many_datagrams() {
+    use lvskit::backend::{DesiredService, DesiredState, ReconcileOptions, Reconciler, reconcile};
+    if !in_vm("large_reconcile_in_many_datagrams") {
+        return;
+    }
+    let mut k = fresh_kernel();
+    k.set_batch_size(37);
+    let desired: DesiredState = (0..300u16)
+        .map(|i| {
+            let key = tcp(v4(192, 0, 2, 1 + (i / 200) as u8), 1000 + i);
+            let dests = (1..=4).map(|d| DestConfig::masq(v4(198, 51, 100, d), 8080).weight(u32::from(d))).collect();
+            DesiredService::new(ServiceConfig::new(key, "wlc"), dests)
+        })
+        .collect();
+    let report = reconcile(&desired, &mut k, &ReconcileOptions::default()).expect("apply");
+    assert_eq!(report.ops.len(), 1500);
+    assert_eq!(sh("ipvsadm-save -n | wc -l").trim(), "1500");
+    // One server of one service changes: one operation, no read.
+    let mut r = Reconciler::new(k, ReconcileOptions::default()).expect("read");
+    let key = tcp(v4(192, 0, 2, 1), 1042);
+    let mut one = desired.get(&key).expect("service").clone();
+    one.dests[2] = one.dests[2].weight(77);
+    let rep = r.apply_service(&one).expect("one change");
+    assert_eq!(rep.ops.len(), 1);
+    assert!(sh("ipvsadm-save -n").contains("-a -t 192.0.2.1:1042 -r 198.51.100.3:8080 -m -w 77"));
+    r.backend().flush().expect("flush");
+}
+
+// ------------------------------------------------------------------ traffic
+
+/// Helper processes: the test binary re-runs itself inside a namespace with
+/// `LVSKIT_HELPER` set and this test selected. Without the variable this is
+/// a no-op: it is an entry point, not a test.
+#[test]
+fn zz_helper_process() {
+    let Ok(spec) = std::env::var("LVSKIT_HELPER") else { return };
+    let args: Vec<&str> = spec.split_whitespace().collect();
+    match args[0] {
+        "echo" => helper::echo(args[1], &args[2..]),
+        "client" => helper::client(&args[1..]),
+        "dr" => helper::dr(&args[1..]),
+        other => panic!("unknown helper {other}"),
+    }
+}
+
+mod helper {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{IpAddr, TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use lvskit::backend::netlink::NetlinkAddresses;
+    use lvskit::backend::{AddressBackend, DrSetup};
+
+    /// Echo servers on each `addr:port`: every line comes back prefixed with
+    /// this server's name.
+    pub fn echo(name: &str, listen: &[&str]) {
+        let mut threads = Vec::new();
+        for addr in listen {
+            let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+            let name = name.to_owned();
+            threads.push(std::thread::spawn(move || {
+                for conn in l.incoming() {
+                    let Ok(mut conn) = conn else { continue };
+                    let name = name.clone();
+                    std::thread::spawn(move || {
+                        let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                        let mut line = String::new();
+                        while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                            if conn.write_all(format!("{name} {line}").as_bytes()).is_err() {
+                                break;
+                            }
+                            line.clear();
+                        }
+                    });
+                }
+            }));
+        }
+        println!("READY");
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    fn exchange(conn: &mut BufReader<TcpStream>, msg: &str) -> Result<String, String> {
+        conn.get_mut().write_all(format!("{msg}\n").as_bytes()).map_err(|e| format!("write: {e}"))?;
+        let mut line = String::new();
+        match conn.read_line(&mut line) {
+            Ok(0) => Err("closed".into()),
+            Ok(_) => Ok(line.split_whitespace().next().unwrap_or("").to_owned()),
+            Err(e) => Err(format!("read: {e}")),
+        }
+    }
+
+    /// `client VIP:PORT CONNS SECONDS`: CONNS long connections exchanging a
+    /// line every 20 ms, and a new short connection every 50 ms, for
+    /// SECONDS. Prints `LONG i server rounds errors`, `NEW ms server` and
+    /// `ERR ...` lines.
+    pub fn client(args: &[&str]) {
+        let (target, conns, secs) =
+            (args[0].to_owned(), args[1].parse::<usize>().unwrap(), args[2].parse::<u64>().unwrap());
+        let start = Instant::now();
+        let until = start + Duration::from_secs(secs);
+        let out = Arc::new(Mutex::new(Vec::<String>::new()));
+        let mut threads = Vec::new();
+        for i in 0..conns {
+            let (target, out) = (target.clone(), Arc::clone(&out));
+            threads.push(std::thread::spawn(move || {
+                let addr: std::net::SocketAddr = target.parse().expect("target");
+                let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+                stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                let mut conn = BufReader::new(stream);
+                let (mut server, mut rounds, mut errors) = (String::new(), 0, Vec::new());
+                while Instant::now() < until {
+                    match exchange(&mut conn, &format!("long{i} {rounds}")) {
+                        Ok(s) if server.is_empty() || s == server => server = s,
+                        Ok(s) => errors.push(format!("server changed from {server} to {s}")),
+                        Err(e) => {
+                            errors.push(e);
+                            break;
+                        }
+                    }
+                    rounds += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let mut o = out.lock().unwrap();
+                o.push(format!("LONG {i} {server} {rounds} {}", errors.len()));
+                for e in errors {
+                    o.push(format!("ERR long{i}: {e}"));
+                }
+            }));
+        }
+        let mut n = 0;
+        while Instant::now() < until {
+            let t = super::wall_ms();
+            let addr: std::net::SocketAddr = target.parse().expect("target");
+            let line = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                .map_err(|e| format!("connect: {e}"))
+                .and_then(|s| {
+                    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                    let mut c = BufReader::new(s);
+                    let r = exchange(&mut c, &format!("new{n}"));
+                    let _ = c.get_mut().shutdown(std::net::Shutdown::Both);
+                    r
+                });
+            let mut o = out.lock().unwrap();
+            match line {
+                Ok(server) => o.push(format!("NEW {t} {server}")),
+                Err(e) => o.push(format!("ERR new{n} at {t} ms: {e}")),
+            }
+            drop(o);
+            n += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for t in threads {
+            let _ = t.join();
+        }
+        for line in out.lock().unwrap().iter() {
+            println!("{line}");
+        }
+    }
+
+    /// `dr VIP...`: the DR real-server setup in this namespace; reports the
+    /// sysctls and lo's addresses, waits for stdin to close, undoes, and
+    /// reports again.
+    pub fn dr(vips: &[&str]) {
+        let vips: Vec<IpAddr> = vips.iter().map(|v| v.parse().expect("VIP")).collect();
+        let mut addrs = NetlinkAddresses::new().expect("rtnetlink");
+        let report = |addrs: &mut NetlinkAddresses, tag: &str| {
+            let s: Vec<String> = lvskit::backend::dr::IPV4_SYSCTLS
+                .iter()
+                .map(|(p, _)| std::fs::read_to_string(format!("/proc/sys/{p}")).expect("sysctl").trim().to_owned())
+                .collect();
+            let lo = addrs.link_index("lo").expect("lo");
+            let on_lo: Vec<String> = addrs
+                .addresses(Some(lo))
+                .expect("list")
+                .iter()
+                .map(|e| format!("{}/{}", e.address.addr, e.address.prefix_len))
+                .collect();
+            println!("{tag} sysctl={} lo={}", s.join(","), on_lo.join(","));
+        };
+        report(&mut addrs, "BEFORE");
+        let setup = DrSetup::apply(&mut addrs, &vips).expect("DR setup");
+        report(&mut addrs, "SETUP");
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        setup.undo(&mut addrs).expect("undo");
+        report(&mut addrs, "UNDONE");
+    }
+}
+
+/// A helper process running in namespace `ns`.
+struct Helper {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    seen: Vec<String>,
+}
+
+impl Helper {
+    fn spawn(ns: &str, spec: &str, stdin: bool) -> Helper {
+        let exe = std::env::current_exe().expect("test binary");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(exe)
+            .args(["--exact", "zz_helper_process", "--nocapture", "--test-threads=1"])
+            .env("LVSKIT_HELPER", spec)
+            .stdin(if stdin { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn helper");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Helper { child, out, seen: Vec::new() }
+    }
+
+    /// Reads stdout lines until one starts with `prefix`.
+    fn wait_for(&mut self, prefix: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            assert!(self.out.read_line(&mut line).expect("helper output") > 0, "helper ended before {prefix}");
+            let line = Self::strip(&line);
+            self.seen.push(line.clone());
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// Closes stdin, waits for the end, and returns every stdout line.
+    fn finish(mut self) -> Vec<String> {
+        use std::io::BufRead;
+        drop(self.child.stdin.take());
+        for line in self.out.lines() {
+            self.seen.push(Self::strip(&line.expect("helper output")));
+        }
+        let status = self.child.wait().expect("helper");
+        assert!(status.success(), "helper failed: {status:?}");
+        self.seen
+    }
+
+    /// The helper's first line follows libtest's `test zz_helper_process ... `.
+    fn strip(line: &str) -> String {
+        let line = line.trim();
+        line.rsplit_once("zz_helper_process ... ").map_or(line, |(_, rest)| rest).to_owned()
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Milliseconds of the wall clock, which the helpers and the test share.
+fn wall_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis()
+}
+
+/// The lab: the VM's root namespace is the director; `lvc` the client on
+/// 203.0.113.0/24; `lvr1` and `lvr2` real servers on their own links
+/// (198.51.100.0/28 and 198.51.100.16/28), routed through the director.
+struct Lab;
+
+impl Lab {
+    fn up() -> Lab {
+        Lab::down();
+        sh("set -e
+            sysctl -qw net.ipv4.ip_forward=1
+            ip netns add lvc; ip netns add lvr1; ip netns add lvr2
+            ip link add lvc0 type veth peer name eth0 netns lvc
+            ip addr add 203.0.113.1/24 dev lvc0; ip link set lvc0 up
+            ip -n lvc addr add 203.0.113.2/24 dev eth0; ip -n lvc link set eth0 up; ip -n lvc link set lo up
+            ip -n lvc route add default via 203.0.113.1
+            for i in 1 2; do
+              n=$(( (i - 1) * 16 ))
+              ip link add lvr$i type veth peer name eth0 netns lvr$i
+              ip addr add 198.51.100.$((n + 1))/28 dev lvr$i; ip link set lvr$i up
+              sysctl -qw net.ipv4.conf.lvr$i.accept_local=1
+              ip -n lvr$i addr add 198.51.100.$((n + 2))/28 dev eth0; ip -n lvr$i link set eth0 up
+              ip -n lvr$i link set lo up; ip -n lvr$i route add default via 198.51.100.$((n + 1))
+            done");
+        Lab
+    }
+
+    fn down() {
+        let _ = sh("ip netns del lvc 2>/dev/null; ip netns del lvr1 2>/dev/null; ip netns del lvr2 2>/dev/null; \
+                    ip link del lvc0 2>/dev/null; true");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        Lab::down();
+    }
+}
+
+struct ClientReport {
+    long: Vec<(String, usize, usize)>,
+    new: Vec<(u128, String)>,
+    errors: Vec<String>,
+}
+
+fn parse_client(lines: &[String]) -> ClientReport {
+    let mut r = ClientReport { long: Vec::new(), new: Vec::new(), errors: Vec::new() };
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match f.first() {
+            Some(&"LONG") => r.long.push((f[2].to_owned(), f[3].parse().unwrap(), f[4].parse().unwrap())),
+            Some(&"NEW") => r.new.push((f[1].parse().unwrap(), f[2].to_owned())),
+            Some(&"ERR") => r.errors.push(l.clone()),
+            _ => {}
+        }
+    }
+    r
+}
+
+#[test]
+fn nat_and_dr_carry_tcp_across_weight_changes_without_a_reset() {
+    use lvskit::backend::{DesiredService, DesiredState, ReconcileOptions, Reconciler};
+    use std::time::Duration;
+    if !in_vm("nat_and_dr_carry_tcp_across_weight_changes_without_a_reset") {
+        return;
+    }
+    let _lab = Lab::up();
+    let mut addrs = NetlinkAddresses::new().expect("rtnetlink");
+    let lvc0 = addrs.link_index("lvc0").expect("lvc0");
+    let nat_vip = v4(203, 0, 113, 100);
+    let dr_vip = v4(203, 0, 113, 200);
+    for vip in [nat_vip, dr_vip] {
+        addrs.add_address(&InterfaceAddress::vip(lvc0, vip)).expect("VIP on the director");
+    }
+    // Real servers: DR setup in each, then echo servers on 8080 (NAT) and 80 (DR).
+    let mut dr = Vec::new();
+    let mut servers = Vec::new();
+    for ns in ["lvr1", "lvr2"] {
+        let mut h = Helper::spawn(ns, "dr 203.0.113.200", true);
+        let setup = h.wait_for("SETUP");
+        assert!(setup.contains("sysctl=1,2,1,2") && setup.contains("203.0.113.200/32"), "{ns}: {setup}");
+        dr.push(h);
+        let mut s = Helper::spawn(ns, &format!("echo {ns} 0.0.0.0:8080 0.0.0.0:80"), false);
+        s.wait_for("READY");
+        servers.push(s);
+    }
+    let (rs1, rs2) = (v4(198, 51, 100, 2), v4(198, 51, 100, 18));
+    let nat = tcp(nat_vip, 80);
+    let drk = tcp(dr_vip, 80);
+    let state = |w1: u32, w2: u32| -> DesiredState {
+        [
+            DesiredService::new(
+                ServiceConfig::new(nat, "wrr"),
+                vec![DestConfig::masq(rs1, 8080).weight(w1), DestConfig::masq(rs2, 8080).weight(w2)],
+            ),
+            DesiredService::new(
+                ServiceConfig::new(drk, "wrr"),
+                vec![DestConfig::route(rs1, 80).weight(w1), DestConfig::route(rs2, 80).weight(w2)],
+            ),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let mut r = Reconciler::new(fresh_kernel(), ReconcileOptions::default()).expect("read");
+    assert_eq!(r.apply(&state(1, 1)).expect("services").ops.len(), 6);
+
+    // Traffic for 6 s on both services; weights change at 2 s and 4 s.
+    let clients: Vec<Helper> = ["203.0.113.100:80", "203.0.113.200:80"]
+        .iter()
+        .map(|t| Helper::spawn("lvc", &format!("client {t} 6 6"), false))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let rep = r.apply(&state(0, 1)).expect("rs1 to weight 0");
+    assert_eq!(rep.ops.len(), 2, "one edit per service: {:?}", rep.ops);
+    let quiesced_at = wall_ms();
+    std::thread::sleep(Duration::from_secs(2));
+    let before_restore = wall_ms();
+    let rep = r.apply(&state(3, 1)).expect("rs1 back to weight 3");
+    assert_eq!(rep.ops.len(), 2);
+    let restored_at = wall_ms();
+
+    for (c, name) in clients.into_iter().zip(["NAT", "DR"]) {
+        let report = parse_client(&c.finish());
+        if std::env::var_os("LVSKIT_TRACE").is_some() {
+            let phase = |t: u128| {
+                if t < quiesced_at {
+                    0
+                } else if t < restored_at {
+                    1
+                } else {
+                    2
+                }
+            };
+            let mut counts = std::collections::BTreeMap::new();
+            for (t, s) in &report.new {
+                *counts.entry((phase(*t), s.clone())).or_insert(0) += 1;
+            }
+            eprintln!("{name}: long {:?}; new per (phase, server) {counts:?}", report.long);
+        }
+        assert!(report.errors.is_empty(), "{name}: {:?}", report.errors);
+        assert_eq!(report.long.len(), 6, "{name}: every long connection reported");
+        for (server, rounds, errors) in &report.long {
+            assert_eq!(*errors, 0, "{name}: long connection on {server}");
+            assert!(*rounds >= 20, "{name}: only {rounds} round trips on {server}");
+        }
+        assert!(report.long.iter().any(|l| l.0 == "lvr1"), "{name}: a long connection on rs1 kept through weight 0");
+        assert!(report.new.len() >= 20, "{name}: {} new connections", report.new.len());
+        // While rs1 is at weight 0 (with a margin for the clocks of two
+        // processes), no new connection goes to it.
+        // A new connection is stamped just before it connects: one stamped
+        // after the quiesce returned saw weight 0; the last second before
+        // the restore is left out, for a client thread delayed between its
+        // stamp and its SYN on this loaded, emulated machine.
+        let during: Vec<_> =
+            report.new.iter().filter(|(t, _)| *t > quiesced_at && *t + 1000 < before_restore).collect();
+        assert!(!during.is_empty(), "{name}: new connections while rs1 was quiesced");
+        assert!(during.iter().all(|(_, s)| s == "lvr2"), "{name}: {during:?}");
+        assert!(report.new.iter().any(|(t, s)| *t > restored_at && s == "lvr1"), "{name}: rs1 back in use");
+    }
+    // Counters: the kernel's view (ipvsadm --stats --exact) and lvskit's.
+    std::thread::sleep(Duration::from_millis(2500));
+    let ours = r.backend().services().expect("services");
+    let stats = sh("ipvsadm -Ln --stats --exact");
+    for s in &ours {
+        let ServiceKey::Addr { addr, port, .. } = s.config.key else { continue };
+        assert!(s.stats.conns >= 26, "{}: {} connections", s.config.key, s.stats.conns);
+        let line = format!("{}:{}", addr, port);
+        let kernel_line = stats.lines().find(|l| l.contains(&line)).expect("service in --stats");
+        let f: Vec<u64> = kernel_line.split_whitespace().skip(2).map(|x| x.parse().expect("number")).collect();
+        assert_eq!(f[0], s.stats.conns, "{line}: conns");
+        assert_eq!(f[1], s.stats.in_pkts, "{line}: in packets");
+        assert_eq!(f[3], s.stats.in_bytes, "{line}: in bytes");
+        for d in &s.dests {
+            assert!(d.stats.conns > 0, "{}: no connection", d.config.addr);
+        }
+    }
+    r.backend().zero(None).expect("zero");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(r.backend().services().expect("services").iter().all(|s| s.stats.conns == 0));
+
+    for s in servers {
+        s.kill();
+    }
+    for (h, ns) in dr.into_iter().zip(["lvr1", "lvr2"]) {
+        let lines = h.finish();
+        let before = lines.iter().find(|l| l.starts_with("BEFORE")).expect("before");
+        let undone = lines.iter().find(|l| l.starts_with("UNDONE")).expect("undone");
+        assert_eq!(before.replace("BEFORE", ""), undone.replace("UNDONE", ""), "{ns}: the undo restores everything");
+    }
+    r.backend().flush().expect("flush");
 }

@@ -11,6 +11,10 @@
 //! * `netlink` (feature `netlink`, Linux): [`NetlinkIpvs`](netlink::NetlinkIpvs)
 //!   over the generic netlink family `IPVS`, and
 //!   [`NetlinkAddresses`](netlink::NetlinkAddresses) over rtnetlink.
+//! * [`reconcile`](mod@reconcile): bring a backend to a desired state with the fewest
+//!   operations, in batches, quiescing servers before removal when asked.
+//! * [`dr`]: the real-server side of direct routing (VIP on `lo`,
+//!   `arp_ignore`/`arp_announce`), with its undo.
 //!
 //! Backends hold no policy: they carry out calls and report what happened.
 //! Every failure is a [`BackendError`] naming the [`Operation`] and its
@@ -33,22 +37,29 @@ use crate::ipvs::{
 };
 
 pub mod addr;
+pub mod dr;
 pub mod error;
 pub mod memory;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "netlink", target_os = "linux"))))]
 pub mod netlink;
+pub mod reconcile;
 
 pub use addr::{AddrFlags, AddrScope, AddressEntry, InterfaceAddress};
+pub use dr::DrSetup;
 pub use error::{BackendError, Errno, InvalidInput, Operation};
 pub use memory::{MemoryAddresses, MemoryIpvs};
+pub use reconcile::{
+    DesiredService, DesiredState, ReconcileError, ReconcileOptions, ReconcileReport, Reconciler, reconcile,
+};
 
 /// The longest scheduler name the kernel keeps (`IP_VS_SCHEDNAME_MAXLEN - 1`).
 pub const SCHED_NAME_MAX: usize = 15;
 /// The longest persistence-engine name lvskit sends (`IP_VS_PENAME_MAXLEN - 1`).
 pub const PE_NAME_MAX: usize = 15;
 
-/// One change to an IPVS table: the unit of [`IpvsBackend::apply`].
+/// One change to an IPVS table: the unit of [`IpvsBackend::apply`] and of
+/// what [`reconcile()`] plans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IpvsOp {
     /// Add a virtual service (`ipvsadm -A`).
