@@ -105,9 +105,13 @@ impl NetlinkIpvs {
     /// for a command that only acknowledges). No client-side check is made:
     /// this is for commands and attributes the typed calls do not cover,
     /// and for testing what the kernel itself refuses.
+    ///
+    /// The request is followed by a barrier, so that a request the kernel
+    /// leaves unanswered (`-EINTR`) returns with no reply message instead
+    /// of waiting forever.
     pub fn request(&mut self, msg: IpvsMessage) -> Result<Vec<IpvsMessage>, BackendError> {
         let op = Operation::Raw(msg.cmd.number());
-        self.transact(&op, msg, false)
+        self.transact_with(&op, msg, false, true)
     }
 
     /// Sends one raw dump request (`NLM_F_DUMP`) and returns every entry.
@@ -144,7 +148,17 @@ impl NetlinkIpvs {
     /// So that request is followed by a barrier, and the barrier's
     /// acknowledgement without an answer before it means success.
     fn transact(&mut self, op: &Operation, msg: IpvsMessage, dump: bool) -> Result<Vec<IpvsMessage>, BackendError> {
-        let needs_barrier = !dump && msg.cmd == IpvsCmd::DelDaemon;
+        self.transact_with(op, msg, dump, false)
+    }
+
+    fn transact_with(
+        &mut self,
+        op: &Operation,
+        msg: IpvsMessage,
+        dump: bool,
+        barrier: bool,
+    ) -> Result<Vec<IpvsMessage>, BackendError> {
+        let needs_barrier = !dump && (barrier || msg.cmd == IpvsCmd::DelDaemon);
         let seq = self.sock.next_seq();
         self.tx.clear();
         self.encode(msg, if dump { NLM_F_DUMP } else { NLM_F_ACK }, seq);
