@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table_with, helper_main, in_vm, kernel_dests, sh};
+use common::vmlab::{Fam, Lab, SERVER_PORTS, conn_table_with, helper_main, in_vm, kernel_dests, sh, sh_in};
 use lvskit::ipvs::{Dest, DestConfig, Family, Flow, Protocol, Service, ServiceConfig, ServiceFlags, ServiceKey};
 
 #[test]
@@ -107,12 +107,12 @@ fn thresholds() -> Scenario {
 /// server; a server removed and another added.
 fn hashing(sched: &'static str, flags: &'static [&'static str]) -> Scenario {
     let mut s = vec![Add(1, 1), Add(2, 3), Add(3, 1), Add(4, 2)];
-    s.extend(conns(0, 20, |_| 0));
-    s.extend(conns(0, 6, |_| 0)); // the same clients again (new ports)
+    s.extend(conns(0, 14, |_| 0));
+    s.extend(conns(0, 5, |_| 0)); // the same clients again (new ports)
     s.push(Weight(2, 0));
-    s.extend(conns(0, 20, |_| 0));
+    s.extend(conns(0, 14, |_| 0));
     s.extend([Del(4), Add(5, 2), Weight(2, 3)]);
-    s.extend(conns(20, 20, |_| 0));
+    s.extend(conns(20, 14, |_| 0));
     Scenario { name: format!("{sched} {}", flags.join(",")), sched, flags, fwmark: false, steps: s }
 }
 
@@ -155,8 +155,10 @@ struct Outcome {
 
 fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) -> Result<usize, String> {
     let label = format!("{} ({fam:?})", sc.name);
-    // The kernel.
-    sh("ipvsadm", &["-C"]);
+    // The kernel: ipvsadm commands are batched (`ipvsadm -R`, one process)
+    // until a connection needs them in effect.
+    let mut batch = Batch::default();
+    batch.push(&["-C".to_string()]);
     let vip = SocketAddr::new(fam.vip(), 80);
     let svc_args: Vec<String> = if sc.fwmark {
         let mut a = vec!["-f".to_string(), "1".into()];
@@ -171,7 +173,7 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
     if !sc.flags.is_empty() {
         add_svc.extend(["-b".into(), sc.flags.join(",")]);
     }
-    ipvsadm(&add_svc);
+    batch.push(&add_svc);
     // lvskit.
     let key = if sc.fwmark {
         ServiceKey::fwmark(if fam == Fam::V4 { Family::V4 } else { Family::V6 }, 1)
@@ -189,7 +191,7 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
             Add(k, w) | AddT(k, w, _, _) => {
                 let (u, l) = if let AddT(_, _, u, l) = *step { (u, l) } else { (0, 0) };
                 let cfg = DestConfig::masq(fam.server(k), rport).weight(w).thresholds(u, l);
-                ipvsadm(&dest_args("-a", &svc_args, &cfg));
+                batch.push(&dest_args("-a", &svc_args, &cfg));
                 match trash.iter().position(|d| d.socket_addr() == cfg.socket_addr()) {
                     // The kernel revives a removed server from its trash.
                     Some(p) => svc.restore_dest(trash.remove(p), cfg).map_err(|e| e.to_string())?,
@@ -201,7 +203,7 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
                 let (u, l) =
                     if let EditT(_, _, u, l) = *step { (u, l) } else { (old.upper_threshold, old.lower_threshold) };
                 let cfg = old.weight(w).thresholds(u, l);
-                ipvsadm(&dest_args("-e", &svc_args, &cfg));
+                batch.push(&dest_args("-e", &svc_args, &cfg));
                 svc.edit_dest(cfg).map_err(|e| e.to_string())?;
             }
             Del(k) => {
@@ -209,10 +211,11 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
                 let mut args = vec!["-d".to_string()];
                 args.extend(svc_args.iter().cloned());
                 args.extend(["-r".into(), a.to_string()]);
-                ipvsadm(&args);
+                batch.push(&args);
                 trash.push(svc.del_dest(a).map_err(|e| e.to_string())?);
             }
             Conn(c, d) => {
+                batch.flush();
                 let src = SocketAddr::new(fam.client(c), *next_port);
                 *next_port += 1;
                 let dst = if sc.fwmark { SocketAddr::new(fam.marked(d), 80) } else { vip };
@@ -242,6 +245,7 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
                 bound.push(if ok { pick } else { None });
             }
             Close(n) => {
+                batch.flush();
                 let o = outcomes.get(n).ok_or("close of a connection not opened")?;
                 if !o.kernel_refused {
                     lab.close(o.src);
@@ -253,6 +257,7 @@ fn run(lab: &mut Lab, sc: &Scenario, fam: Fam, rport: u16, next_port: &mut u16) 
         }
     }
 
+    batch.flush();
     // Compare every choice.
     let want: Vec<SocketAddr> = outcomes.iter().filter(|o| !o.kernel_refused).map(|o| o.src).collect();
     let table = conn_table_with(&want);
@@ -297,9 +302,21 @@ fn show(a: Option<SocketAddr>) -> String {
     a.map_or_else(|| "none".into(), |a| a.to_string())
 }
 
-fn ipvsadm(args: &[String]) {
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    sh("ipvsadm", &a);
+/// ipvsadm commands waiting to be run together by `ipvsadm -R`.
+#[derive(Default)]
+struct Batch(String);
+
+impl Batch {
+    fn push(&mut self, args: &[String]) {
+        self.0.push_str(&args.join(" "));
+        self.0.push('\n');
+    }
+
+    fn flush(&mut self) {
+        if !self.0.is_empty() {
+            sh_in("ipvsadm", &["-R"], &std::mem::take(&mut self.0));
+        }
+    }
 }
 
 fn dest_args(op: &str, svc_args: &[String], cfg: &DestConfig) -> Vec<String> {
@@ -381,7 +398,7 @@ fn schedtrace_bin() -> std::path::PathBuf {
     bin
 }
 
-/// Four servers (one of weight 0) behind firewall mark 1, 24 connections
+/// Four servers (one of weight 0) behind firewall mark 1, 16 connections
 /// to 8 marked destinations; schedtrace's output must be the kernel's.
 fn schedtrace_run(
     lab: &mut Lab,
@@ -391,7 +408,8 @@ fn schedtrace_run(
     rport: u16,
     next_port: &mut u16,
 ) -> Result<(), String> {
-    sh("ipvsadm", &["-C"]);
+    let mut batch = Batch::default();
+    batch.push(&["-C".to_string()]);
     let mut svc = vec!["-f", "1"];
     svc.extend(fam.fwm_flag());
     let mut add = vec!["-A"];
@@ -401,7 +419,7 @@ fn schedtrace_run(
     if !flags.is_empty() {
         add.extend(["-b", &joined]);
     }
-    sh("ipvsadm", &add);
+    batch.push(&add.iter().map(|a| a.to_string()).collect::<Vec<_>>());
     let servers: Vec<(SocketAddr, u32)> =
         [(1, 2), (2, 1), (3, 0), (4, 3)].iter().map(|&(k, w)| (SocketAddr::new(fam.server(k), rport), w)).collect();
     let mut trace_args: Vec<String> = vec!["--scheduler".into(), sched.into()];
@@ -412,12 +430,13 @@ fn schedtrace_run(
         let mut args: Vec<String> = vec!["-a".into()];
         args.extend(svc.iter().map(|s| s.to_string()));
         args.extend(["-r".into(), a.to_string(), "-m".into(), "-w".into(), w.to_string()]);
-        ipvsadm(&args);
+        batch.push(&args);
         trace_args.extend(["--server".into(), format!("{a}:{w}")]);
     }
+    batch.flush();
     let mut flows = String::new();
     let mut srcs = Vec::new();
-    for i in 0..24u8 {
+    for i in 0..16u8 {
         let src = SocketAddr::new(fam.client(i % 9), *next_port);
         *next_port += 1;
         let dst = SocketAddr::new(fam.marked(i % 8), 80);

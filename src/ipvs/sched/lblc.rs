@@ -65,7 +65,7 @@ pub(crate) struct Live<V> {
 }
 
 #[derive(Debug, Clone)]
-struct Slot<V> {
+pub(crate) struct Slot<V> {
     next: u32,
     live: Option<Live<V>>,
 }
@@ -485,5 +485,16 @@ mod tests {
         // (150 >= 80 + 60), so at 170 wlc chooses again: 1.
         let late = min(170);
         assert_eq!(pick_flow(&mut svc, &to(10), late), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn entry_sizes() {
+        // The figures the module docs state.
+        assert_eq!(std::mem::size_of::<Slot<Cached>>(), 64);
     }
 }

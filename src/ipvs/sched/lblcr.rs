@@ -355,6 +355,12 @@ mod tests {
     }
 
     #[test]
+    fn sizes_the_docs_state() {
+        assert_eq!(std::mem::size_of::<super::super::lblc::Slot<Set>>(), 72);
+        assert_eq!(std::mem::size_of::<Elem>(), 16);
+    }
+
+    #[test]
     fn removed_member_is_skipped() {
         for scan in [false, true] {
             let params = SchedParams { literal_scan: scan, ..SchedParams::default() };
