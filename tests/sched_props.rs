@@ -202,14 +202,19 @@ proptest! {
             ..SchedParams::default()
         };
         for name in INDEXED {
-            let mut fast = service(name, ServiceFlags::EMPTY, base);
+            // Always indexed, indexed from 4 servers (switching as servers
+            // come and go), and the literal scan.
+            let mut fast = service(name, ServiceFlags::EMPTY, SchedParams { index_from: 0, ..base });
+            let mut switching = service(name, ServiceFlags::EMPTY, SchedParams { index_from: 4, ..base });
             let mut slow = service(name, ServiceFlags::EMPTY, SchedParams { literal_scan: true, ..base });
-            let (mut tf, mut ts) = (Vec::new(), Vec::new());
-            let (mut cf, mut cs) = (t0, t0);
+            let (mut tf, mut tw, mut ts) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut cf, mut cw, mut cs) = (t0, t0, t0);
             for (step, op) in ops.iter().enumerate() {
                 let a = apply(&mut fast, &mut tf, op, &mut cf);
+                let w = apply(&mut switching, &mut tw, op, &mut cw);
                 let b = apply(&mut slow, &mut ts, op, &mut cs);
-                prop_assert_eq!(a, b, "{} diverged at step {} ({:?})", name, step, op);
+                prop_assert_eq!(a, b, "{} (indexed) diverged at step {} ({:?})", name, step, op);
+                prop_assert_eq!(w, b, "{} (index from 4) diverged at step {} ({:?})", name, step, op);
             }
         }
     }

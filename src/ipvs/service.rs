@@ -583,6 +583,7 @@ impl Service {
         self.adopt(&dest);
         self.dests.insert(0, Arc::clone(&dest));
         self.scheduler.add_dest(&self.dests, 0);
+        self.follow_tracking();
         Ok(dest)
     }
 
@@ -605,6 +606,7 @@ impl Service {
         self.adopt(&dest);
         self.dests.insert(0, dest);
         self.scheduler.add_dest(&self.dests, 0);
+        self.follow_tracking();
         Ok(())
     }
 
@@ -614,6 +616,7 @@ impl Service {
         let i = self.index_of(cfg.socket_addr()).ok_or(ServiceError::NoSuchDest { dest: cfg.socket_addr() })?;
         self.dests[i].update(&cfg, false);
         self.scheduler.update_dest(&self.dests, i);
+        self.follow_tracking();
         Ok(())
     }
 
@@ -635,7 +638,23 @@ impl Service {
         self.slot_tail[slot as usize] = FREE_SLOT;
         self.free_slots.push(slot);
         self.scheduler.del_dest(&self.dests, &dest, i);
+        self.follow_tracking();
         Ok(dest)
+    }
+
+    /// Follows the scheduler's [`Scheduler::tracks_load`] after a hook: when
+    /// it turns true (an index comes into use), forget queued changes,
+    /// re-arm every server, and let the scheduler read them all again.
+    fn follow_tracking(&mut self) {
+        let now = self.scheduler.tracks_load();
+        if now && !self.tracks_load {
+            self.watch.clear();
+            for d in &self.dests {
+                d.rearm();
+            }
+            self.scheduler.init(&self.dests);
+        }
+        self.tracks_load = now;
     }
 
     /// Hands the scheduler every server whose load changed since the last

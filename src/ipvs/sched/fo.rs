@@ -4,7 +4,9 @@
 //! not overloaded (weight 0 never qualifies); among equal weights the first
 //! in the kernel's list (the newest) wins. Connection counts play no part.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree over the weights, updated when a server's
 //! weight or overload flag changes, and chooses the same server. Cost per
 //! pick: O(1), plus O(log n) per server whose overload flag changed since the
@@ -13,13 +15,13 @@
 
 use std::sync::Arc;
 
-use super::index::{Heaviest, LoadIndex, load_scheduler};
+use super::index::{Adaptive, Heaviest, LoadIndex, load_scheduler};
 use crate::ipvs::dest::Dest;
 
 /// Weighted failover.
 #[derive(Debug, Clone)]
 pub struct WeightedFailover {
-    index: Option<LoadIndex<Heaviest>>,
+    index: Adaptive<LoadIndex<Heaviest>>,
 }
 
 fn key(d: &Dest) -> Option<Heaviest> {

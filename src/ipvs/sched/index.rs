@@ -26,6 +26,82 @@ use std::sync::Arc;
 
 use crate::ipvs::dest::Dest;
 
+/// What an index over the servers' loads must do when the list or a
+/// server changes.
+pub(crate) trait LoadStructure {
+    /// Reads every server again: O(n).
+    fn rebuild(&mut self, dests: &[Arc<Dest>]);
+    /// `dests[index]` was linked.
+    fn add(&mut self, dests: &[Arc<Dest>], index: usize);
+    /// A server was unlinked.
+    fn remove(&mut self, dests: &[Arc<Dest>]);
+    /// `dests[index]` changed.
+    fn refresh(&mut self, dests: &[Arc<Dest>], index: usize);
+}
+
+/// An index that is kept only while the service has at least `from`
+/// servers: below that the kernel's scan is as fast as the index's upkeep
+/// (see the benches), so the scheduler scans instead. `None` inside: the
+/// literal scan always.
+#[derive(Debug, Clone)]
+pub(crate) struct Adaptive<T> {
+    inner: Option<T>,
+    from: usize,
+    live: bool,
+}
+
+impl<T: LoadStructure> Adaptive<T> {
+    /// `inner` used from `from` servers up; `None` never.
+    pub(crate) fn new(inner: Option<T>, from: usize) -> Self {
+        Adaptive { inner, from, live: false }
+    }
+
+    fn wanted(&self, n: usize) -> bool {
+        self.inner.is_some() && n >= self.from
+    }
+
+    /// Rebuilds from the list (and goes live if the list is long enough).
+    pub(crate) fn rebuild(&mut self, dests: &[Arc<Dest>]) {
+        self.live = self.wanted(dests.len());
+        if let (true, Some(t)) = (self.live, &mut self.inner) {
+            t.rebuild(dests);
+        }
+    }
+
+    pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
+        match (&mut self.inner, self.live) {
+            (Some(t), true) => t.add(dests, index),
+            _ => self.rebuild(dests),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, dests: &[Arc<Dest>]) {
+        if !self.wanted(dests.len()) {
+            self.live = false;
+        } else if let Some(t) = &mut self.inner {
+            t.remove(dests);
+        }
+    }
+
+    pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
+        if let (true, Some(t)) = (self.live, &mut self.inner) {
+            t.refresh(dests, index);
+        }
+    }
+
+    /// The index, while it is in use.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&T> {
+        if self.live { self.inner.as_ref() } else { None }
+    }
+
+    /// Whether the index is in use (and so must hear of load changes).
+    #[inline]
+    pub(crate) fn live(&self) -> bool {
+        self.live
+    }
+}
+
 /// A server's ranking key: `Less` means better.
 pub(crate) trait Rank: Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// Compares two keys; `Equal` leaves the choice to list order.
@@ -154,6 +230,21 @@ impl<K: Rank> LoadIndex<K> {
     #[inline]
     pub(crate) fn best(&self) -> Option<usize> {
         self.best_leaf().map(|j| self.keys.len() - 1 - j)
+    }
+}
+
+impl<K: Rank> LoadStructure for LoadIndex<K> {
+    fn rebuild(&mut self, dests: &[Arc<Dest>]) {
+        LoadIndex::rebuild(self, dests)
+    }
+    fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
+        LoadIndex::add(self, dests, index)
+    }
+    fn remove(&mut self, dests: &[Arc<Dest>]) {
+        LoadIndex::remove(self, dests)
+    }
+    fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
+        LoadIndex::refresh(self, dests, index)
     }
 }
 
@@ -329,25 +420,28 @@ impl WeightSums {
 }
 
 /// Implements [`Scheduler`](super::Scheduler) for a load-based scheduler
-/// whose struct holds `index: Option<LoadIndex<K>>` (`None`: the kernel's
-/// literal scan), given its kernel name, key function and scan function.
+/// whose struct holds `index: Adaptive<LoadIndex<K>>`, given its kernel
+/// name, key function and scan function.
 macro_rules! load_scheduler {
     ($ty:ident, $name:literal, $key:ty, $keyfn:path, $scan:path) => {
         impl $ty {
-            /// The indexed scheduler, or with `literal_scan` the kernel's
-            /// O(n) scan at every pick (same choices).
-            pub fn with_scan(literal_scan: bool) -> Self {
-                $ty { index: (!literal_scan).then(|| $crate::ipvs::sched::index::LoadIndex::<$key>::new($keyfn)) }
+            /// With `literal_scan` the kernel's O(n) scan at every pick;
+            /// otherwise an index, used from `index_from` servers up (the
+            /// scan below). Both choose the same servers.
+            pub fn with_params(literal_scan: bool, index_from: usize) -> Self {
+                let inner = (!literal_scan).then(|| $crate::ipvs::sched::index::LoadIndex::<$key>::new($keyfn));
+                $ty { index: $crate::ipvs::sched::index::Adaptive::new(inner, index_from) }
             }
 
-            /// The indexed scheduler.
+            /// The kernel's defaults: the index from
+            /// [`INDEX_FROM`]($crate::ipvs::sched::INDEX_FROM) servers up.
             pub fn new() -> Self {
-                Self::with_scan(false)
+                Self::with_params(false, $crate::ipvs::sched::INDEX_FROM)
             }
 
-            /// Whether this instance scans instead of using its index.
-            pub fn is_literal_scan(&self) -> bool {
-                self.index.is_none()
+            /// Whether the index is in use now (else the scan is).
+            pub fn is_indexed(&self) -> bool {
+                self.index.live()
             }
         }
 
@@ -363,15 +457,11 @@ macro_rules! load_scheduler {
             }
 
             fn init(&mut self, dests: &[std::sync::Arc<$crate::ipvs::dest::Dest>]) {
-                if let Some(ix) = &mut self.index {
-                    ix.rebuild(dests);
-                }
+                self.index.rebuild(dests);
             }
 
             fn add_dest(&mut self, dests: &[std::sync::Arc<$crate::ipvs::dest::Dest>], index: usize) {
-                if let Some(ix) = &mut self.index {
-                    ix.add(dests, index);
-                }
+                self.index.add(dests, index);
             }
 
             fn del_dest(
@@ -380,30 +470,24 @@ macro_rules! load_scheduler {
                 _removed: &std::sync::Arc<$crate::ipvs::dest::Dest>,
                 _index: usize,
             ) {
-                if let Some(ix) = &mut self.index {
-                    ix.remove(dests);
-                }
+                self.index.remove(dests);
             }
 
             fn update_dest(&mut self, dests: &[std::sync::Arc<$crate::ipvs::dest::Dest>], index: usize) {
-                if let Some(ix) = &mut self.index {
-                    ix.refresh(dests, index);
-                }
+                self.index.refresh(dests, index);
             }
 
             fn tracks_load(&self) -> bool {
-                self.index.is_some()
+                self.index.live()
             }
 
             fn load_changed(&mut self, dests: &[std::sync::Arc<$crate::ipvs::dest::Dest>], index: usize) {
-                if let Some(ix) = &mut self.index {
-                    ix.refresh(dests, index);
-                }
+                self.index.refresh(dests, index);
             }
 
             #[inline]
             fn schedule(&mut self, req: &$crate::ipvs::sched::SchedRequest<'_>) -> Option<usize> {
-                match &self.index {
+                match self.index.get() {
                     Some(ix) => ix.best(),
                     None => $scan(req.dests),
                 }
@@ -413,6 +497,21 @@ macro_rules! load_scheduler {
 }
 
 pub(crate) use load_scheduler;
+
+impl LoadStructure for WeightSums {
+    fn rebuild(&mut self, dests: &[Arc<Dest>]) {
+        WeightSums::rebuild(self, dests)
+    }
+    fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
+        WeightSums::add(self, dests, index)
+    }
+    fn remove(&mut self, dests: &[Arc<Dest>]) {
+        WeightSums::remove(self, dests)
+    }
+    fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
+        WeightSums::refresh(self, dests, index)
+    }
+}
 
 /// Whether any server has fewer than half its weight in active connections
 /// (`active * 2 < weight`), the condition under which lblc and lblcr give up

@@ -20,7 +20,8 @@
 //! those unused for 6 minutes, walking buckets from a rover until it has
 //! freed `4/3` of the excess (at most 8192).
 //!
-//! Cost per pick: O(1) for a hit (the kernel's O(n) test for a less loaded
+//! Cost per pick (from [`INDEX_FROM`](super::INDEX_FROM) servers up; below,
+//! the kernel's scans, which are cheaper there): O(1) for a hit (the kernel's O(n) test for a less loaded
 //! server is an O(1) count here), the wlc index on a miss (O(n) with
 //! [`SchedParams::literal_scan`](super::SchedParams::literal_scan)), plus the
 //! periodic checks (O(1024 + entries), at most once per 60 s of `now`).
@@ -35,7 +36,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::index::{LoadIndex, Ratio, Underloaded};
+use super::index::{Adaptive, LoadIndex, LoadStructure, Ratio, Underloaded};
 use super::{SchedRequest, Scheduler, fold_addr, hash_32, wlc};
 use crate::ipvs::dest::Dest;
 
@@ -267,53 +268,72 @@ pub(crate) fn locate(dests: &[Arc<Dest>], dest: &Arc<Dest>, hint: &mut u32) -> O
     Some(i)
 }
 
+/// The indexes behind [`Locality`]: wlc's and the "less loaded server"
+/// count.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalityIndex {
+    wlc: LoadIndex<Ratio>,
+    under: Underloaded,
+}
+
+impl LoadStructure for LocalityIndex {
+    fn rebuild(&mut self, dests: &[Arc<Dest>]) {
+        self.wlc.rebuild(dests);
+        self.under.rebuild(dests);
+    }
+    fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
+        self.wlc.add(dests, index);
+        self.under.add(dests, index);
+    }
+    fn remove(&mut self, dests: &[Arc<Dest>]) {
+        self.rebuild(dests);
+    }
+    fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
+        self.wlc.refresh(dests, index);
+        self.under.refresh(dests, index);
+    }
+}
+
 /// The list-wide parts lblc and lblcr share: their wlc pick
 /// (`__ip_vs_lblc_schedule`) and their "overloaded" test, indexed or as the
 /// kernel's literal scans.
 #[derive(Debug, Clone)]
 pub(crate) struct Locality {
-    wlc: Option<LoadIndex<Ratio>>,
-    under: Option<Underloaded>,
+    index: Adaptive<LocalityIndex>,
 }
 
 impl Locality {
-    pub(crate) fn new(literal_scan: bool) -> Self {
-        Locality {
-            wlc: (!literal_scan).then(|| LoadIndex::new(wlc::key)),
-            under: (!literal_scan).then(Underloaded::default),
-        }
+    pub(crate) fn new(literal_scan: bool, index_from: usize) -> Self {
+        let inner =
+            (!literal_scan).then(|| LocalityIndex { wlc: LoadIndex::new(wlc::key), under: Underloaded::default() });
+        Locality { index: Adaptive::new(inner, index_from) }
     }
 
     pub(crate) fn indexed(&self) -> bool {
-        self.wlc.is_some()
+        self.index.live()
     }
 
     pub(crate) fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        if let (Some(w), Some(u)) = (&mut self.wlc, &mut self.under) {
-            w.rebuild(dests);
-            u.rebuild(dests);
-        }
+        self.index.rebuild(dests);
     }
 
     pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if let (Some(w), Some(u)) = (&mut self.wlc, &mut self.under) {
-            w.add(dests, index);
-            u.add(dests, index);
-        }
+        self.index.add(dests, index);
+    }
+
+    pub(crate) fn remove(&mut self, dests: &[Arc<Dest>]) {
+        self.index.remove(dests);
     }
 
     pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if let (Some(w), Some(u)) = (&mut self.wlc, &mut self.under) {
-            w.refresh(dests, index);
-            u.refresh(dests, index);
-        }
+        self.index.refresh(dests, index);
     }
 
     /// wlc's choice.
     #[inline]
     pub(crate) fn least(&self, dests: &[Arc<Dest>]) -> Option<usize> {
-        match &self.wlc {
-            Some(w) => w.best(),
+        match self.index.get() {
+            Some(ix) => ix.wlc.best(),
             None => wlc::scan(dests),
         }
     }
@@ -325,8 +345,8 @@ impl Locality {
         if dest.active_conns() <= dest.weight() {
             return false;
         }
-        match &self.under {
-            Some(u) => u.any(),
+        match self.index.get() {
+            Some(ix) => ix.under.any(),
             None => dests.iter().any(|d| Underloaded::test(d)),
         }
     }
@@ -350,9 +370,9 @@ impl LocalityLeastConn {
     /// An lblc scheduler whose entries expire after `expiration` unused (the
     /// kernel's `lblc_expiration` sysctl, 24 h by default); with
     /// `literal_scan` its wlc choice and overload test scan the list as the
-    /// kernel does.
-    pub fn new(expiration: Duration, literal_scan: bool) -> Self {
-        LocalityLeastConn { table: CacheTable::new(expiration), locality: Locality::new(literal_scan) }
+    /// kernel does, otherwise they use indexes from `index_from` servers up.
+    pub fn new(expiration: Duration, literal_scan: bool, index_from: usize) -> Self {
+        LocalityLeastConn { table: CacheTable::new(expiration), locality: Locality::new(literal_scan, index_from) }
     }
 
     /// The number of cached destinations.
@@ -375,7 +395,7 @@ impl Scheduler for LocalityLeastConn {
     }
 
     fn del_dest(&mut self, dests: &[Arc<Dest>], _removed: &Arc<Dest>, _index: usize) {
-        self.locality.rebuild(dests);
+        self.locality.remove(dests);
     }
 
     fn update_dest(&mut self, dests: &[Arc<Dest>], index: usize) {

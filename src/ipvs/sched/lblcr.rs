@@ -17,7 +17,8 @@
 //! buckets, at most 24576 entries, a check every 60 s of `now`, a full check
 //! every 30th, entries unused for the expiration dropped then).
 //!
-//! Cost per pick: O(set size) for a hit, wlc's index on a miss or an
+//! Cost per pick (from [`INDEX_FROM`](super::INDEX_FROM) servers up; below,
+//! the kernel's scans): O(set size) for a hit, wlc's index on a miss or an
 //! overloaded member (O(n) with
 //! [`SchedParams::literal_scan`](super::SchedParams::literal_scan)), plus the
 //! periodic checks. Memory: entries reserved up front as in lblc (24576 ×
@@ -195,12 +196,13 @@ impl LocalityLeastConnReplication {
     /// An lblcr scheduler whose sets shed their most loaded member and whose
     /// entries expire after `expiration` (the kernel's `lblcr_expiration`
     /// sysctl, 24 h by default); with `literal_scan` its wlc choice and
-    /// overload test scan the list as the kernel does.
-    pub fn new(expiration: Duration, literal_scan: bool) -> Self {
+    /// overload test scan the list as the kernel does, otherwise they use
+    /// indexes from `index_from` servers up.
+    pub fn new(expiration: Duration, literal_scan: bool, index_from: usize) -> Self {
         LocalityLeastConnReplication {
             table: CacheTable::new(expiration),
             pool: Pool { elems: Vec::with_capacity(CAPACITY as usize), free: NIL },
-            locality: Locality::new(literal_scan),
+            locality: Locality::new(literal_scan, index_from),
             expiration,
         }
     }
@@ -238,7 +240,7 @@ impl Scheduler for LocalityLeastConnReplication {
     }
 
     fn del_dest(&mut self, dests: &[Arc<Dest>], _removed: &Arc<Dest>, _index: usize) {
-        self.locality.rebuild(dests);
+        self.locality.remove(dests);
     }
 
     fn update_dest(&mut self, dests: &[Arc<Dest>], index: usize) {
@@ -329,7 +331,7 @@ mod tests {
     fn set_grows_under_load_and_sheds_after_expiration() {
         let svc = service_with("rr", &[(1, 1), (2, 1), (3, 1)], false); // list 3 2 1
         let dests = svc.dests();
-        let mut s = LocalityLeastConnReplication::new(Duration::from_secs(600), true);
+        let mut s = LocalityLeastConnReplication::new(Duration::from_secs(600), true, 0);
         s.init(dests);
         let t = Instant::now();
         assert_eq!(go(&mut s, dests, 10, t), 3, "miss: wlc, all idle: the head");
@@ -363,7 +365,7 @@ mod tests {
     #[test]
     fn removed_member_is_skipped() {
         for scan in [false, true] {
-            let params = SchedParams { literal_scan: scan, ..SchedParams::default() };
+            let params = SchedParams { literal_scan: scan, index_from: 0, ..SchedParams::default() };
             let mut svc = service_flags("lblcr", &[(1, 1), (2, 1)], ServiceFlags::EMPTY, params);
             let t = Instant::now();
             assert_eq!(pick_flow(&mut svc, &to(10), t), Some(2));

@@ -6,7 +6,9 @@
 //! part. Among equals the first in the kernel's list (the newest) wins,
 //! because the kernel only replaces its pick on a strictly lower overhead.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree over the overheads, updated when a
 //! server's counters, overload flag or weight change, and chooses the same
 //! server. Cost per pick: O(1), plus O(log n) per server whose load changed
@@ -15,14 +17,14 @@
 
 use std::sync::Arc;
 
-use super::index::{LoadIndex, Overhead, load_scheduler};
+use super::index::{Adaptive, LoadIndex, Overhead, load_scheduler};
 use super::usable;
 use crate::ipvs::dest::Dest;
 
 /// Least connection.
 #[derive(Debug, Clone)]
 pub struct LeastConn {
-    index: Option<LoadIndex<Overhead>>,
+    index: Adaptive<LoadIndex<Overhead>>,
 }
 
 fn key(d: &Dest) -> Option<Overhead> {

@@ -14,7 +14,8 @@
 //! Where the kernel scans every server at every pick (lc, wlc, sed, nq, fo,
 //! ovf, twos, and the wlc step of lblc and lblcr), lvskit keeps an index over
 //! the servers' loads and picks in O(1) or O(log n), choosing exactly what
-//! the scan would, including its tie-breaks by list order. The index follows
+//! the scan would, including its tie-breaks by list order (from
+//! [`INDEX_FROM`] servers up; below, the scan is cheaper). The index follows
 //! the servers' counters and overload flags through
 //! [`Scheduler::load_changed`], which [`Service`](super::Service) calls for
 //! every change made through [`Dest`]'s methods; [`SchedParams::literal_scan`]
@@ -137,6 +138,12 @@ pub trait Scheduler: Send + Sync + fmt::Debug {
     /// counters or overload flags, and so must hear of their changes through
     /// [`load_changed`](Self::load_changed). The kernel has no such hook: its
     /// schedulers scan every server at every pick.
+    ///
+    /// The answer may change as servers come and go (lvskit's schedulers
+    /// index only from [`SchedParams::index_from`] servers up). When it turns
+    /// true, [`Service`](super::Service) re-arms the servers' notifications
+    /// and calls [`init`](Self::init) again, so that the scheduler reads
+    /// every server afresh.
     fn tracks_load(&self) -> bool {
         false
     }
@@ -174,7 +181,16 @@ pub struct SchedParams {
     /// same; the scans need no [`Scheduler::load_changed`] calls, at O(n) per
     /// pick. Off by default.
     pub literal_scan: bool,
+    /// From how many real servers up those schedulers use their index
+    /// rather than the scan ([`INDEX_FROM`] by default; 0: always). Below
+    /// it the scan costs less than keeping the index up to date as
+    /// connections come and go.
+    pub index_from: usize,
 }
+
+/// The default [`SchedParams::index_from`]: with fewer servers the scan is
+/// cheaper than the index's upkeep (about equal at 64 in `benches/sched.rs`).
+pub const INDEX_FROM: usize = 64;
 
 impl Default for SchedParams {
     fn default() -> Self {
@@ -184,6 +200,7 @@ impl Default for SchedParams {
             lblc_expiration: Duration::from_secs(24 * 60 * 60),
             lblcr_expiration: Duration::from_secs(24 * 60 * 60),
             literal_scan: false,
+            index_from: INDEX_FROM,
         }
     }
 }
@@ -214,22 +231,22 @@ pub const NAMES: &[&str] =
 
 /// Builds the scheduler the kernel calls `name`.
 pub fn new(name: &str, params: &SchedParams) -> Result<Box<dyn Scheduler>, SchedError> {
-    let scan = params.literal_scan;
+    let (scan, from) = (params.literal_scan, params.index_from);
     Ok(match name {
         "rr" => Box::new(RoundRobin::new()),
         "wrr" => Box::new(WeightedRoundRobin::new()),
-        "lc" => Box::new(LeastConn::with_scan(scan)),
-        "wlc" => Box::new(WeightedLeastConn::with_scan(scan)),
-        "sed" => Box::new(ShortestExpectedDelay::with_scan(scan)),
-        "nq" => Box::new(NeverQueue::with_scan(scan)),
-        "fo" => Box::new(WeightedFailover::with_scan(scan)),
-        "ovf" => Box::new(WeightedOverflow::with_scan(scan)),
-        "twos" => Box::new(PowerOfTwo::new(params.seed, scan)),
+        "lc" => Box::new(LeastConn::with_params(scan, from)),
+        "wlc" => Box::new(WeightedLeastConn::with_params(scan, from)),
+        "sed" => Box::new(ShortestExpectedDelay::with_params(scan, from)),
+        "nq" => Box::new(NeverQueue::with_params(scan, from)),
+        "fo" => Box::new(WeightedFailover::with_params(scan, from)),
+        "ovf" => Box::new(WeightedOverflow::with_params(scan, from)),
+        "twos" => Box::new(PowerOfTwo::new(params.seed, scan, from)),
         "sh" => Box::new(SourceHashing::new()),
         "dh" => Box::new(DestHashing::new()),
         "mh" => Box::new(MaglevHashing::new(params.mh_table_size)?),
-        "lblc" => Box::new(LocalityLeastConn::new(params.lblc_expiration, scan)),
-        "lblcr" => Box::new(LocalityLeastConnReplication::new(params.lblcr_expiration, scan)),
+        "lblc" => Box::new(LocalityLeastConn::new(params.lblc_expiration, scan, from)),
+        "lblcr" => Box::new(LocalityLeastConnReplication::new(params.lblcr_expiration, scan, from)),
         _ => return Err(SchedError::Unknown { name: name.to_owned() }),
     })
 }

@@ -5,7 +5,9 @@
 //! idle, it behaves like sed: the lowest `(active + 1) / weight`, compared by
 //! cross-multiplying, the first in list order among equals.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree whose key ranks idle servers first and
 //! chooses the same server. Cost per pick: O(1), plus O(log n) per server
 //! whose load changed since the last pick; with
@@ -14,14 +16,14 @@
 
 use std::sync::Arc;
 
-use super::index::{LoadIndex, Queue, Ratio, load_scheduler};
+use super::index::{Adaptive, LoadIndex, Queue, Ratio, load_scheduler};
 use super::{active_plus_one, usable};
 use crate::ipvs::dest::Dest;
 
 /// Never queue.
 #[derive(Debug, Clone)]
 pub struct NeverQueue {
-    index: Option<LoadIndex<Queue>>,
+    index: Adaptive<LoadIndex<Queue>>,
 }
 
 fn key(d: &Dest) -> Option<Queue> {

@@ -6,7 +6,9 @@
 //! kernel's list (the newest) wins. When the heaviest fills up (more active
 //! connections than its weight), traffic overflows to the next heaviest.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree over the weights of the eligible servers,
 //! updated when a server's counters, weight or overload flag change, and
 //! chooses the same server. Cost per pick: O(1), plus O(log n) per server
@@ -16,13 +18,13 @@
 
 use std::sync::Arc;
 
-use super::index::{Heaviest, LoadIndex, load_scheduler};
+use super::index::{Adaptive, Heaviest, LoadIndex, load_scheduler};
 use crate::ipvs::dest::Dest;
 
 /// Weighted overflow.
 #[derive(Debug, Clone)]
 pub struct WeightedOverflow {
-    index: Option<LoadIndex<Heaviest>>,
+    index: Adaptive<LoadIndex<Heaviest>>,
 }
 
 fn eligible(d: &Dest) -> bool {

@@ -6,7 +6,9 @@
 //! compares by cross-multiplying and keeps the first in its list (the newest)
 //! among equals; lvskit compares exactly the same way.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree over the ratios and chooses the same
 //! server. Cost per pick: O(1), plus O(log n) per server whose load changed
 //! since the last pick; with [`SchedParams::literal_scan`](super::SchedParams::literal_scan),
@@ -14,7 +16,7 @@
 
 use std::sync::Arc;
 
-use super::index::{LoadIndex, Ratio, load_scheduler};
+use super::index::{Adaptive, LoadIndex, Ratio, load_scheduler};
 use super::wlc::weighted_scan;
 use super::{active_plus_one, usable};
 use crate::ipvs::dest::Dest;
@@ -22,7 +24,7 @@ use crate::ipvs::dest::Dest;
 /// Shortest expected delay.
 #[derive(Debug, Clone)]
 pub struct ShortestExpectedDelay {
-    index: Option<LoadIndex<Ratio>>,
+    index: Adaptive<LoadIndex<Ratio>>,
 }
 
 fn key(d: &Dest) -> Option<Ratio> {

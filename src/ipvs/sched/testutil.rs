@@ -20,7 +20,14 @@ pub(crate) fn sa(last: u8) -> SocketAddr {
 
 /// A service whose servers `(octet, weight)` are added in the order given.
 pub(crate) fn service_with(name: &str, servers: &[(u8, u32)], literal_scan: bool) -> Service {
-    service_flags(name, servers, ServiceFlags::EMPTY, SchedParams { literal_scan, ..SchedParams::default() })
+    // Without the literal scan, index from the first server on, so that the
+    // tests exercise the index (the default waits for 64 servers).
+    service_flags(
+        name,
+        servers,
+        ServiceFlags::EMPTY,
+        SchedParams { literal_scan, index_from: 0, ..SchedParams::default() },
+    )
 }
 
 pub(crate) fn service_flags(name: &str, servers: &[(u8, u32)], flags: ServiceFlags, params: SchedParams) -> Service {

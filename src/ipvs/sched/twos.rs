@@ -20,7 +20,8 @@
 //! so a run is reproducible; they cannot match the kernel's RNG, which is
 //! why the kernel-agreement test checks twos by its distribution.
 //!
-//! The kernel walks the list twice per pick. lvskit keeps a Fenwick tree of
+//! The kernel walks the list twice per pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up lvskit keeps a Fenwick tree of
 //! the usable weights, updated when a weight or
 //! overload flag changes, and finds both servers in O(log n). Cost per pick:
 //! two RNG draws and O(log n); with
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
-use super::index::WeightSums;
+use super::index::{Adaptive, WeightSums};
 use super::{SchedRequest, Scheduler, usable};
 use crate::ipvs::dest::Dest;
 
@@ -41,7 +42,7 @@ use crate::ipvs::dest::Dest;
 #[derive(Debug)]
 pub struct PowerOfTwo {
     rng: Xoshiro256PlusPlus,
-    sums: Option<WeightSums>,
+    sums: Adaptive<WeightSums>,
 }
 
 /// The 6.12 kernel's `int` overhead `(active << 8) + inactive`, wrapping.
@@ -52,10 +53,13 @@ fn overhead_i32(d: &Dest) -> i32 {
 
 impl PowerOfTwo {
     /// A twos scheduler drawing from an RNG seeded with `seed`; with
-    /// `literal_scan` it walks the list as the kernel does instead of using
-    /// its index.
-    pub fn new(seed: u64, literal_scan: bool) -> Self {
-        PowerOfTwo { rng: Xoshiro256PlusPlus::seed_from_u64(seed), sums: (!literal_scan).then(WeightSums::default) }
+    /// `literal_scan` it walks the list as the kernel does, otherwise it uses
+    /// its index from `index_from` servers up (and walks below).
+    pub fn new(seed: u64, literal_scan: bool, index_from: usize) -> Self {
+        PowerOfTwo {
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            sums: Adaptive::new((!literal_scan).then(WeightSums::default), index_from),
+        }
     }
 
     /// `prandom_u32_max(t)`: a draw in `0..t` by multiply and shift.
@@ -96,42 +100,32 @@ impl Scheduler for PowerOfTwo {
     }
 
     fn init(&mut self, dests: &[Arc<Dest>]) {
-        if let Some(s) = &mut self.sums {
-            s.rebuild(dests);
-        }
+        self.sums.rebuild(dests);
     }
 
     fn add_dest(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if let Some(s) = &mut self.sums {
-            s.add(dests, index);
-        }
+        self.sums.add(dests, index);
     }
 
     fn del_dest(&mut self, dests: &[Arc<Dest>], _removed: &Arc<Dest>, _index: usize) {
-        if let Some(s) = &mut self.sums {
-            s.remove(dests);
-        }
+        self.sums.remove(dests);
     }
 
     fn update_dest(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if let Some(s) = &mut self.sums {
-            s.refresh(dests, index);
-        }
+        self.sums.refresh(dests, index);
     }
 
     fn tracks_load(&self) -> bool {
-        self.sums.is_some()
+        self.sums.live()
     }
 
     fn load_changed(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if let Some(s) = &mut self.sums {
-            s.refresh(dests, index);
-        }
+        self.sums.refresh(dests, index);
     }
 
     fn schedule(&mut self, req: &SchedRequest<'_>) -> Option<usize> {
         let dests = req.dests;
-        let total = match &self.sums {
+        let total = match self.sums.get() {
             Some(s) => s.total(),
             None => dests.iter().filter(|d| usable(d)).map(|d| d.weight() as u64).sum(),
         };
@@ -141,7 +135,7 @@ impl Scheduler for PowerOfTwo {
         // Drawn from 0..=total (the kernel adds 1 to make the bound inclusive).
         let r1 = self.draw(total + 1);
         let r2 = self.draw(total + 1);
-        let (c1, c2) = match &self.sums {
+        let (c1, c2) = match self.sums.get() {
             // A draw of 0 stops at the first usable server, as 1 does.
             Some(s) => (s.find(r1.max(1)), s.find(r2.max(1))),
             None => Self::scan(dests, r1, r2)?,
@@ -162,7 +156,7 @@ mod tests {
         // Weights 1, 3 (list: 2(w3) 1(w1)), no connections: ties keep the
         // first draw, so picks follow the draw distribution: server 2 gets
         // (3 + 1) / 5 and server 1 1 / 5 of the draws.
-        let params = SchedParams { seed: 42, ..SchedParams::default() };
+        let params = SchedParams { seed: 42, index_from: 0, ..SchedParams::default() };
         let mut svc = service_flags("twos", &[(1, 1), (2, 3)], Default::default(), params);
         let n = 20_000;
         let ones = picks(&mut svc, n).iter().filter(|&&d| d == 1).count();
@@ -184,7 +178,7 @@ mod tests {
     fn index_and_scan_draw_the_same() {
         let servers = [(1, 5), (2, 0), (3, 2), (4, 7), (5, 1)];
         for seed in 0..20 {
-            let a = SchedParams { seed, ..SchedParams::default() };
+            let a = SchedParams { seed, index_from: 0, ..SchedParams::default() };
             let b = SchedParams { seed, literal_scan: true, ..SchedParams::default() };
             let mut x = service_flags("twos", &servers, Default::default(), a);
             let mut y = service_flags("twos", &servers, Default::default(), b);

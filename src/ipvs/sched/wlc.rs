@@ -8,7 +8,9 @@
 //! is strictly lighter, so among equal ratios the first in the kernel's list
 //! (the newest) wins; lvskit compares exactly the same way.
 //!
-//! The kernel scans every server at every pick. lvskit keeps a tournament
+//! The kernel scans every server at every pick. From
+//! [`INDEX_FROM`](super::INDEX_FROM) servers up (below, the scan is cheaper
+//! than the upkeep) lvskit keeps a tournament
 //! tree over the ratios, updated when a server's
 //! counters, overload flag or weight change, and chooses the same server.
 //! Cost per pick: O(1), plus O(log n) per server whose load changed since
@@ -17,14 +19,14 @@
 
 use std::sync::Arc;
 
-use super::index::{LoadIndex, Ratio, load_scheduler};
+use super::index::{Adaptive, LoadIndex, Ratio, load_scheduler};
 use super::usable;
 use crate::ipvs::dest::Dest;
 
 /// Weighted least connection.
 #[derive(Debug, Clone)]
 pub struct WeightedLeastConn {
-    index: Option<LoadIndex<Ratio>>,
+    index: Adaptive<LoadIndex<Ratio>>,
 }
 
 pub(crate) fn key(d: &Dest) -> Option<Ratio> {
