@@ -37,4 +37,9 @@ pub enum Error {
     /// An invalid health-check configuration (see [`CheckError`]).
     #[error(transparent)]
     Check(#[from] CheckError),
+    /// A VRRP socket, packet socket or rtnetlink monitor failed (see
+    /// [`crate::backend::raw_socket::RawSocketError`]).
+    #[cfg(all(feature = "raw-socket", target_os = "linux"))]
+    #[error(transparent)]
+    RawSocket(#[from] crate::backend::raw_socket::RawSocketError),
 }

@@ -15,6 +15,9 @@
 //!   operations, in batches, quiescing servers before removal when asked.
 //! * [`dr`]: the real-server side of direct routing (VIP on `lo`,
 //!   `arp_ignore`/`arp_announce`), with its undo.
+//! * `raw_socket` (feature `raw-socket`, Linux): VRRP sockets, gratuitous
+//!   ARP/NA sending, link and address monitoring, and the driver that runs
+//!   VRRP instances on them.
 //!
 //! Backends hold no policy: they carry out calls and report what happened.
 //! Every failure is a [`BackendError`] naming the [`Operation`] and its
@@ -43,6 +46,9 @@ pub mod memory;
 #[cfg(all(feature = "netlink", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "netlink", target_os = "linux"))))]
 pub mod netlink;
+#[cfg(all(feature = "raw-socket", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "raw-socket", target_os = "linux"))))]
+pub mod raw_socket;
 pub mod reconcile;
 
 pub use addr::{AddrFlags, AddrScope, AddressEntry, InterfaceAddress};

@@ -85,6 +85,14 @@ pub enum Input {
     /// `None`: it has none. Used as the advert source when no `src_ip` is
     /// configured; without any, the instance is in FAULT.
     InterfaceAddress(Option<IpAddr>),
+    /// Someone else removed this VIP or excluded VIP from its interface
+    /// while the instance is master. As keepalived does (`set_vrrp_backup`
+    /// in `keepalived/core/keepalived_netlink.c`), the instance sends a
+    /// priority 0 advert, removes its other addresses, goes to BACKUP, and
+    /// becomes master again after Skew_Time unless another router does
+    /// first, adding the addresses back. Ignored in other states and for
+    /// other addresses.
+    AddressRemoved(IpAddr),
     /// A tracked object changed: every `track_*` entry of this kind and
     /// name takes the new state. Unknown names are ignored.
     Track {
@@ -610,6 +618,17 @@ impl VrrpInstance {
             Input::InterfaceAddress(a) => {
                 self.iface_addr = a.filter(|a| Family::of(*a) == self.res.family);
                 self.reevaluate(now, sync)
+            }
+            Input::AddressRemoved(addr) => {
+                let ours = self.vips.iter().chain(&self.evips).any(|v| v.addr.ip() == addr);
+                if ours && self.state == State::Master && self.vipset {
+                    self.wantstate = State::Backup;
+                    self.leave_master(now, true, Reason::AddressRemoved(addr));
+                    // "We want a quick transition back to master".
+                    self.ms_down_timer = self.skew(256 - u64::from(self.effective_priority));
+                    self.init_sands(now);
+                }
+                None
             }
             Input::Track { kind, name, state } => {
                 let mut hit = false;

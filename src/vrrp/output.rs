@@ -99,6 +99,9 @@ pub enum Reason {
     SyncGroup,
     /// [`Input::Shutdown`](super::Input::Shutdown).
     Shutdown,
+    /// A VIP was removed by someone else
+    /// ([`Input::AddressRemoved`](super::Input::AddressRemoved)).
+    AddressRemoved(IpAddr),
 }
 
 /// Why a received advert was discarded, and which [`Stats`] counter counts

@@ -1,0 +1,134 @@
+//! [`RawSocketError`]: what can go wrong opening and using the VRRP, packet
+//! and netlink sockets, each failure naming the operation and its object.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+
+use crate::backend::BackendError;
+use crate::wire::Family;
+
+/// A socket operation, as errors name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SocketOp {
+    /// Opening a raw VRRP socket (IP protocol 112).
+    OpenVrrp(Family),
+    /// Setting an option on a socket.
+    SetOption {
+        /// The option (`IP_HDRINCL`, `SO_BINDTODEVICE` …).
+        option: &'static str,
+        /// The interface the socket is for.
+        ifname: String,
+    },
+    /// Joining a multicast group on an interface.
+    JoinGroup {
+        /// The group.
+        group: IpAddr,
+        /// The interface.
+        ifname: String,
+    },
+    /// Binding a socket to an address.
+    Bind(IpAddr),
+    /// Sending a VRRP packet.
+    Send {
+        /// The destination.
+        dst: IpAddr,
+        /// The interface.
+        ifname: String,
+    },
+    /// Receiving from a VRRP socket.
+    Recv {
+        /// The interface.
+        ifname: String,
+    },
+    /// Opening the `AF_PACKET` socket for gratuitous ARPs and NAs.
+    OpenPacket,
+    /// Sending a frame on the packet socket.
+    SendFrame {
+        /// The interface index.
+        ifindex: u32,
+    },
+    /// Opening or reading the rtnetlink monitor socket.
+    Monitor,
+    /// A netlink dump of links or addresses.
+    Dump(&'static str),
+    /// Creating or waiting on the poller.
+    Poll,
+    /// Installing a signal handler.
+    Signal(i32),
+}
+
+impl fmt::Display for SocketOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketOp::OpenVrrp(Family::V4) => f.write_str("open IPv4 VRRP socket"),
+            SocketOp::OpenVrrp(Family::V6) => f.write_str("open IPv6 VRRP socket"),
+            SocketOp::SetOption { option, ifname } => write!(f, "set {option} on the socket for {ifname}"),
+            SocketOp::JoinGroup { group, ifname } => write!(f, "join {group} on {ifname}"),
+            SocketOp::Bind(a) => write!(f, "bind to {a}"),
+            SocketOp::Send { dst, ifname } => write!(f, "send VRRP to {dst} on {ifname}"),
+            SocketOp::Recv { ifname } => write!(f, "receive VRRP on {ifname}"),
+            SocketOp::OpenPacket => f.write_str("open the AF_PACKET socket"),
+            SocketOp::SendFrame { ifindex } => write!(f, "send a frame on interface {ifindex}"),
+            SocketOp::Monitor => f.write_str("rtnetlink monitor"),
+            SocketOp::Dump(what) => write!(f, "dump {what} over rtnetlink"),
+            SocketOp::Poll => f.write_str("poll"),
+            SocketOp::Signal(sig) => write!(f, "install the handler of signal {sig}"),
+        }
+    }
+}
+
+/// An error of the `raw-socket` backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RawSocketError {
+    /// A system call failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// What was being done.
+        op: SocketOp,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// An interface the configuration names does not exist.
+    #[error("no interface named {name:?}")]
+    NoInterface {
+        /// Its name.
+        name: String,
+    },
+    /// A kernel reply that does not decode.
+    #[error("{op}: undecodable netlink message: {reason}")]
+    Decode {
+        /// What was being done.
+        op: SocketOp,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// An instance the driver cannot run.
+    #[error("vrrp_instance {instance}: {reason}")]
+    Instance {
+        /// The instance's name.
+        instance: String,
+        /// Why.
+        reason: String,
+    },
+    /// An address operation failed (see [`BackendError`]).
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl RawSocketError {
+    pub(crate) fn io(op: SocketOp) -> impl FnOnce(io::Error) -> RawSocketError {
+        move |source| RawSocketError::Io { op, source }
+    }
+
+    /// The OS error number, when a system call failed.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            RawSocketError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}

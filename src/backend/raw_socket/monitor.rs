@@ -1,0 +1,303 @@
+//! [`NetlinkMonitor`]: link and address changes from rtnetlink, and the
+//! dumps ([`dump_links`], [`dump_addresses`]) that give the state they
+//! change, as keepalived follows them (`keepalived/core/keepalived_netlink.c`:
+//! the `RTMGRP_LINK`, `RTMGRP_IPV4_IFADDR` and `RTMGRP_IPV6_IFADDR` groups,
+//! `netlink_link_filter`, `netlink_if_address_filter`).
+//!
+//! An interface is *up* for VRRP when it is both administratively up and
+//! running (`IFF_UP | IFF_RUNNING`, keepalived's `FLAGS_UP`): a cable pull
+//! (no carrier) is down. When the kernel drops notifications because the
+//! socket's queue overflowed (`ENOBUFS`), the monitor reports
+//! [`NetEvent::Overrun`] and the caller dumps everything again.
+//! Messages are decoded with netlink-packet-route.
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::{Socket, SocketAddr};
+
+use super::error::{RawSocketError, SocketOp};
+use crate::backend::addr::{AddrFlags, AddrScope};
+use crate::wire::EthernetAddress;
+
+/// `RTMGRP_LINK`.
+const GRP_LINK: u32 = 1;
+/// `RTMGRP_IPV4_IFADDR`.
+const GRP_IPV4_IFADDR: u32 = 0x10;
+/// `RTMGRP_IPV6_IFADDR`.
+const GRP_IPV6_IFADDR: u32 = 0x100;
+/// Receive buffer: a dump datagram is at most 32 KiB.
+const RX_BUF: usize = 64 * 1024;
+/// The receive queue asked for, like keepalived's `IF_DEFAULT_BUFSIZE` x 16.
+const WANT_RCVBUF: usize = 1024 * 1024;
+
+/// An interface as rtnetlink describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Interface index.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// `IFF_*` flags.
+    pub flags: u32,
+    /// Hardware address, when it is a 6-byte one.
+    pub mac: Option<EthernetAddress>,
+}
+
+impl LinkInfo {
+    /// Up for VRRP: `IFF_UP` and `IFF_RUNNING` (keepalived's `FLAGS_UP`).
+    pub fn is_up(&self) -> bool {
+        let both = (LinkFlags::Up | LinkFlags::Running).bits();
+        self.flags & both == both
+    }
+}
+
+/// An address as rtnetlink describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrInfo {
+    /// Interface index.
+    pub ifindex: u32,
+    /// The address (`IFA_LOCAL`, else `IFA_ADDRESS`).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// Scope.
+    pub scope: AddrScope,
+    /// Flags (`IFA_F_*`).
+    pub flags: AddrFlags,
+}
+
+/// One change the kernel reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// An interface appeared or changed (`RTM_NEWLINK`).
+    NewLink(LinkInfo),
+    /// An interface went away (`RTM_DELLINK`).
+    DelLink(LinkInfo),
+    /// An address was added (`RTM_NEWADDR`).
+    NewAddr(AddrInfo),
+    /// An address was removed (`RTM_DELADDR`).
+    DelAddr(AddrInfo),
+    /// Notifications were lost (the socket's queue overflowed): dump again.
+    Overrun,
+}
+
+fn link_info(m: &LinkMessage) -> LinkInfo {
+    let mut name = String::new();
+    let mut mac = None;
+    for a in &m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => name.clone_from(n),
+            LinkAttribute::Address(b) if b.len() == 6 => {
+                let mut x = [0u8; 6];
+                x.copy_from_slice(b);
+                mac = Some(EthernetAddress(x));
+            }
+            _ => {}
+        }
+    }
+    LinkInfo { index: m.header.index, name, flags: m.header.flags.bits(), mac }
+}
+
+fn addr_info(m: &AddressMessage) -> Option<AddrInfo> {
+    if !matches!(m.header.family, AddressFamily::Inet | AddressFamily::Inet6) {
+        return None;
+    }
+    let (mut local, mut address, mut flags32) = (None, None, None);
+    for a in &m.attributes {
+        match a {
+            AddressAttribute::Local(x) => local = Some(*x),
+            AddressAttribute::Address(x) => address = Some(*x),
+            AddressAttribute::Flags(x) => flags32 = Some(x.bits()),
+            _ => {}
+        }
+    }
+    Some(AddrInfo {
+        ifindex: m.header.index,
+        addr: local.or(address)?,
+        prefix_len: m.header.prefix_len,
+        scope: AddrScope::from_number(u8::from(m.header.scope)),
+        flags: AddrFlags(flags32.unwrap_or(u32::from(m.header.flags.bits()))),
+    })
+}
+
+fn event(msg: RouteNetlinkMessage) -> Option<NetEvent> {
+    Some(match msg {
+        RouteNetlinkMessage::NewLink(m) => NetEvent::NewLink(link_info(&m)),
+        RouteNetlinkMessage::DelLink(m) => NetEvent::DelLink(link_info(&m)),
+        RouteNetlinkMessage::NewAddress(m) => NetEvent::NewAddr(addr_info(&m)?),
+        RouteNetlinkMessage::DelAddress(m) => NetEvent::DelAddr(addr_info(&m)?),
+        _ => return None,
+    })
+}
+
+/// Decodes the netlink messages of one datagram, calling `f` on each.
+fn each_message(
+    op: &SocketOp,
+    buf: &[u8],
+    mut f: impl FnMut(NetlinkHeader, NetlinkPayload<RouteNetlinkMessage>) -> Result<(), RawSocketError>,
+) -> Result<(), RawSocketError> {
+    let mut off = 0;
+    while off < buf.len() {
+        let len = NetlinkBuffer::new_checked(&buf[off..])
+            .map_err(|e| RawSocketError::Decode { op: op.clone(), reason: e.to_string() })?
+            .length() as usize;
+        if len == 0 || off + len > buf.len() {
+            break;
+        }
+        // A message netlink-packet-route cannot decode (an attribute it
+        // rejects) is skipped, not fatal: the others still count.
+        if let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len]) {
+            f(msg.header, msg.payload)?;
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(())
+}
+
+/// Subscribes to link and IPv4/IPv6 address changes, in the caller's
+/// network namespace. Non-blocking: poll its descriptor, then
+/// [`recv`](Self::recv).
+#[derive(Debug)]
+pub struct NetlinkMonitor {
+    sock: Socket,
+    buf: Vec<u8>,
+}
+
+impl NetlinkMonitor {
+    /// Opens the socket and joins the groups.
+    pub fn open() -> Result<Self, RawSocketError> {
+        let io = RawSocketError::io;
+        let mut sock = Socket::new(NETLINK_ROUTE).map_err(io(SocketOp::Monitor))?;
+        sock.bind(&SocketAddr::new(0, GRP_LINK | GRP_IPV4_IFADDR | GRP_IPV6_IFADDR)).map_err(io(SocketOp::Monitor))?;
+        // Best effort: a bigger queue loses fewer bursts of changes.
+        let _ = sock.set_rx_buf_sz(WANT_RCVBUF);
+        sock.set_non_blocking(true).map_err(io(SocketOp::Monitor))?;
+        Ok(NetlinkMonitor { sock, buf: vec![0; RX_BUF] })
+    }
+
+    /// Appends every change waiting on the socket to `out`; returns how many.
+    pub fn recv(&mut self, out: &mut Vec<NetEvent>) -> Result<usize, RawSocketError> {
+        let start = out.len();
+        loop {
+            let mut slice: &mut [u8] = &mut self.buf[..];
+            match self.sock.recv(&mut slice, 0) {
+                Ok(n) => {
+                    let n = n.min(self.buf.len());
+                    each_message(&SocketOp::Monitor, &self.buf[..n], |_, payload| {
+                        if let NetlinkPayload::InnerMessage(m) = payload {
+                            if let Some(e) = event(m) {
+                                out.push(e);
+                            }
+                        }
+                        Ok(())
+                    })?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => out.push(NetEvent::Overrun),
+                Err(e) => return Err(RawSocketError::io(SocketOp::Monitor)(e)),
+            }
+        }
+        Ok(out.len() - start)
+    }
+}
+
+impl AsFd for NetlinkMonitor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// Runs one dump request and collects the replies, retrying when the
+/// kernel says the dump was interrupted by a change (`NLM_F_DUMP_INTR`).
+fn dump(what: &'static str, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, RawSocketError> {
+    let op = SocketOp::Dump(what);
+    let mut sock = Socket::new(NETLINK_ROUTE).map_err(RawSocketError::io(op.clone()))?;
+    sock.bind_auto().map_err(RawSocketError::io(op.clone()))?;
+    sock.connect(&SocketAddr::new(0, 0)).map_err(RawSocketError::io(op.clone()))?;
+    let mut buf = vec![0u8; RX_BUF];
+    'retry: for attempt in 0..8u32 {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = attempt + 1;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg.clone()));
+        nl.finalize();
+        let mut tx = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut tx);
+        sock.send(&tx, 0).map_err(RawSocketError::io(op.clone()))?;
+        let mut out = Vec::new();
+        let mut interrupted = false;
+        loop {
+            let mut slice: &mut [u8] = &mut buf[..];
+            let n = match sock.recv(&mut slice, 0) {
+                Ok(n) => n.min(buf.len()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(RawSocketError::io(op.clone())(e)),
+            };
+            let mut done = false;
+            each_message(&op, &buf[..n], |h, payload| {
+                if h.sequence_number != attempt + 1 {
+                    return Ok(());
+                }
+                if h.flags & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                match payload {
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
+                    NetlinkPayload::Done(_) => done = true,
+                    NetlinkPayload::Error(e) => {
+                        if let Some(code) = e.code {
+                            return Err(RawSocketError::io(op.clone())(io::Error::from_raw_os_error(
+                                code.get().saturating_neg(),
+                            )));
+                        }
+                        done = true;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            if done {
+                if interrupted {
+                    continue 'retry;
+                }
+                return Ok(out);
+            }
+        }
+    }
+    Err(RawSocketError::Decode { op, reason: "dump interrupted 8 times in a row".into() })
+}
+
+/// Every interface of the caller's network namespace, in the kernel's
+/// order (by index).
+pub fn dump_links() -> Result<Vec<LinkInfo>, RawSocketError> {
+    Ok(dump("links", RouteNetlinkMessage::GetLink(LinkMessage::default()))?
+        .iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(link_info(l)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Every IPv4 and IPv6 address of the caller's network namespace, in the
+/// kernel's order (per interface, IPv4 primaries before their
+/// secondaries).
+pub fn dump_addresses() -> Result<Vec<AddrInfo>, RawSocketError> {
+    Ok(dump("addresses", RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
+        .iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewAddress(a) => addr_info(a),
+            _ => None,
+        })
+        .collect())
+}
