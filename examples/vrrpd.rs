@@ -269,6 +269,12 @@ fn main() -> ExitCode {
         DriverEvent::AddressRemoved { name, address } => log!("({name}) removed {address}"),
         DriverEvent::AddressLost { name, addr } => log!("({name}) VIP {addr} removed by someone else"),
         DriverEvent::Link { ifname, up, .. } => log!("Netlink reports {ifname} {}", if up { "up" } else { "down" }),
+        DriverEvent::InterfaceDeleted { ifname } => log!("Interface {ifname} deleted"),
+        DriverEvent::InterfaceCreated { ifname, ifindex } => {
+            log!("Interface {ifname} created again (index {ifindex}), sockets reopened")
+        }
+        DriverEvent::ActionFailed { name, action, error } => log!("({name}) {action:?} failed: {error}"),
+        DriverEvent::SendFailed { name, error } => log!("({name}) send failed: {error}"),
         DriverEvent::Stats { instances, driver } => print_stats(&driver, &instances),
         DriverEvent::ShuttingDown => log!("Stopping"),
         other => log!("{other:?}"),

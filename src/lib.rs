@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers ([`ipvs::sched`]) choosing exactly what the kernel would |
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
-//! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, and (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink |
+//! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink, and (feature `raw-socket`) VRRP on real sockets with its event loop |
 //! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |
 //! | [`vrrp`] | VRRP routers as sans-IO state machines behaving like keepalived's `vrrp_instance`, sync groups, tracking |
 //! | [`check`] | keepalived's health checkers as a sans-IO engine: probe timing, verdicts, pool policy (quorum, sorry server, inhibit) |
@@ -52,10 +52,9 @@
 //! * `netlink`: program the kernel's IPVS over generic netlink and manage
 //!   addresses over rtnetlink (Linux only).
 //! * `raw-socket`: VRRP over IP protocol 112, gratuitous ARP and unsolicited
-//!   neighbour advertisements (Linux only).
-//! * `probe`: carry health-check probes out on a `mio` event loop (TCP,
-//!   HTTP, TLS through rustls, UDP, DNS, SMTP, ICMP, scripts, files) and run
-//!   notify scripts (Linux only).
+//!   neighbour advertisements, link and address monitoring, and
+//!   `backend::raw_socket::Driver` running VRRP instances on a `std` event
+//!   loop; implies `netlink` (Linux only).
 //!
 //! None is on by default; the pure core builds on any OS.
 #![deny(unsafe_code)]

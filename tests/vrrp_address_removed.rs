@@ -90,3 +90,44 @@ fn other_addresses_and_states_are_ignored() {
     assert_eq!(backup.poll_timeout(), before);
     assert_eq!(drain(&mut backup), (vec![], vec![], vec![]));
 }
+
+#[test]
+fn sync_group_members_follow() {
+    use lvskit::vrrp::SyncGroup;
+    let t0 = Instant::now();
+    let member = |name: &str, vrid: u8, vip: &str| {
+        let cfg = InstanceConfig::new(name, vrid)
+            .interface("eth0")
+            .priority(150)
+            .vip(vip.parse::<lvskit::vrrp::VirtualAddress>().unwrap());
+        VrrpInstance::new(cfg).unwrap()
+    };
+    let mut g =
+        SyncGroup::new("G", vec![member("VI_1", 51, "192.0.2.100/24"), member("VI_2", 52, "192.0.2.101/24")], false)
+            .unwrap();
+    for i in 0..2 {
+        g.handle_member_input(t0, i, Input::InterfaceAddress(Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)))));
+    }
+    g.handle_input(t0, Input::Startup);
+    let mut now = t0;
+    while g.members().iter().any(|m| m.state() != State::Master) {
+        now = g.poll_timeout().unwrap();
+        g.handle_timeout(now);
+    }
+    while g.poll_transmit().is_some() || g.poll_action().is_some() || g.poll_event().is_some() {}
+    let now = now + Duration::from_secs(5);
+    g.handle_member_input(now, 1, Input::AddressRemoved("192.0.2.101".parse().unwrap()));
+    assert!(g.members().iter().all(|m| m.state() == State::Backup));
+    assert_eq!(g.state(), State::Backup);
+    let zeros = std::iter::from_fn(|| g.poll_transmit())
+        .filter(|(_, t)| matches!(t, Transmit::Advert(a) if a.priority == 0))
+        .count();
+    assert_eq!(zeros, 2, "both members send priority 0");
+    let removed = std::iter::from_fn(|| g.poll_action()).filter(|(_, a)| matches!(a, Action::RemoveAddress(_))).count();
+    assert_eq!(removed, 2);
+    let t = g.poll_timeout().unwrap();
+    assert_eq!(t - now, Duration::from_micros(414_062));
+    g.handle_timeout(t);
+    assert!(g.members().iter().all(|m| m.state() == State::Master));
+    assert_eq!(g.state(), State::Master);
+}

@@ -97,7 +97,7 @@ fn vip_and_interface_loss_recover() {
     // 3. Interface deleted (the veth pair goes), then created again.
     lab.exec(1, &["ip", "link", "del", "eth0"]);
     wait_for(timeout, "lvskit FAULT", || lv.entered("FAULT") == 2);
-    assert!(lv.log_text().contains("InterfaceDeleted"), "{}", lv.log_text());
+    assert!(lv.log_text().contains("Interface eth0 deleted"), "{}", lv.log_text());
     wait_for(timeout, "keepalived to take over", || ka.entered("MASTER") == 2 && lab.has_addr(2, VIP));
     let sw = lab.sw();
     let h1 = lab.ns(1);
@@ -125,7 +125,7 @@ fn vip_and_interface_loss_recover() {
     ] {
         lab::run(Command::new(cmd[0]).args(&cmd[1..]));
     }
-    wait_for(timeout, "lvskit to reopen its sockets", || lv.log_text().contains("InterfaceCreated"));
+    wait_for(timeout, "lvskit to reopen its sockets", || lv.log_text().contains("Interface eth0 created again"));
     wait_for(timeout, "lvskit to preempt", || lv.entered("MASTER") == 4 && lab.has_addr(1, VIP));
     wait_for(timeout, "keepalived to yield", || !lab.has_addr(2, VIP));
 

@@ -622,11 +622,7 @@ impl VrrpInstance {
             Input::AddressRemoved(addr) => {
                 let ours = self.vips.iter().chain(&self.evips).any(|v| v.addr.ip() == addr);
                 if ours && self.state == State::Master && self.vipset {
-                    self.wantstate = State::Backup;
-                    self.leave_master(now, true, Reason::AddressRemoved(addr));
-                    // "We want a quick transition back to master".
-                    self.ms_down_timer = self.skew(256 - u64::from(self.effective_priority));
-                    self.init_sands(now);
+                    self.backup_then_quick_master(now, Reason::AddressRemoved(addr));
                 }
                 None
             }
@@ -886,6 +882,16 @@ impl VrrpInstance {
         self.garp_delay_at = None;
         self.garp_lower_prio_at = None;
         self.garp_refresh_at = None;
+    }
+
+    /// keepalived's `set_vrrp_backup` for one master: priority 0 advert,
+    /// addresses released, BACKUP, and Master_Down_Timer set to Skew_Time
+    /// ("we want a quick transition back to master").
+    pub(crate) fn backup_then_quick_master(&mut self, now: Instant, reason: Reason) {
+        self.wantstate = State::Backup;
+        self.leave_master(now, true, reason);
+        self.ms_down_timer = self.skew(256 - u64::from(self.effective_priority));
+        self.init_sands(now);
     }
 
     /// `vrrp_state_leave_master` (to `wantstate`: BACKUP or FAULT).

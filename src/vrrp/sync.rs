@@ -289,7 +289,19 @@ impl SyncGroup {
             return;
         }
         let v = self.view(i);
+        let prev = self.members[i].state();
+        let removed = matches!(input, Input::AddressRemoved(_));
         let edge = self.members[i].input(now, input, Some(&v));
+        if removed && prev == State::Master && self.members[i].state() == State::Backup {
+            // keepalived's set_vrrp_backup: every other master of the group
+            // goes to BACKUP the same way, to come back after Skew_Time.
+            for j in 0..self.members.len() {
+                if j != i && self.members[j].state() == State::Master {
+                    self.members[j].backup_then_quick_master(now, Reason::SyncGroup);
+                }
+            }
+            self.set_state(State::Backup);
+        }
         self.fault_edge(now, i, edge, v.others_faulted);
         if self.members.iter().all(|m| m.state() == State::Stopped) {
             self.set_state(State::Stopped);

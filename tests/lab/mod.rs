@@ -164,8 +164,10 @@ impl Lab {
         let _ = fs::remove_file(&pid);
         let _ = fs::remove_file(&vrrp_pid);
         let logf = fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        // Real-time priority as for vrrpd (see `vrrpd`): keepalived's own
+        // timers must not be what makes a test miss its bounds.
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(h), "keepalived", "-f"])
+            .args(["netns", "exec", &self.ns(h), "chrt", "-f", "10", "keepalived", "-f"])
             .arg(&conf_path)
             .arg("-p")
             .arg(&pid)

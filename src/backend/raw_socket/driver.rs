@@ -336,10 +336,10 @@ struct SocketSlot {
 ///
 /// ```no_run
 /// use lvskit::backend::raw_socket::{Driver, DriverEvent};
-/// use lvskit::vrrp::{InstanceConfig, VrrpInstance};
+/// use lvskit::vrrp::{InstanceConfig, VirtualAddress, VrrpInstance};
 ///
 /// let vi = VrrpInstance::new(
-///     InstanceConfig::new("VI_1", 51).interface("eth0").priority(100).vip("192.0.2.100/24".parse()?),
+///     InstanceConfig::new("VI_1", 51).interface("eth0").priority(100).vip("192.0.2.100/24".parse::<VirtualAddress>()?),
 /// )?;
 /// let mut driver = Driver::new()?;
 /// driver.add_instance(vi)?;
@@ -484,7 +484,7 @@ impl Driver {
     }
 
     /// Installs handlers for SIGTERM and SIGINT (clean shutdown) and
-    /// SIGUSR2 ([`DriverEvent::StatsRequested`]), as keepalived handles
+    /// SIGUSR2 ([`DriverEvent::Stats`]), as keepalived handles
     /// them.
     pub fn handle_signals(&mut self) -> Result<(), RawSocketError> {
         let stop = SignalPipe::new(&[libc::SIGTERM, libc::SIGINT])?;

@@ -57,6 +57,8 @@ pub enum SocketOp {
     Poll,
     /// Installing a signal handler.
     Signal(i32),
+    /// Entering a network namespace.
+    Netns(String),
 }
 
 impl fmt::Display for SocketOp {
@@ -75,6 +77,7 @@ impl fmt::Display for SocketOp {
             SocketOp::Dump(what) => write!(f, "dump {what} over rtnetlink"),
             SocketOp::Poll => f.write_str("poll"),
             SocketOp::Signal(sig) => write!(f, "install the handler of signal {sig}"),
+            SocketOp::Netns(path) => write!(f, "enter network namespace {path}"),
         }
     }
 }

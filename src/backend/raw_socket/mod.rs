@@ -9,6 +9,8 @@
 //! | [`FrameSender`] | an `AF_PACKET` socket sending gratuitous ARPs and unsolicited NAs from the interface's MAC address |
 //! | [`NetlinkMonitor`], [`dump_links`], [`dump_addresses`] | link up/down and address changes over rtnetlink |
 //! | [`SignalPipe`] | SIGTERM/SIGINT as a readable descriptor |
+//! | [`Driver`] | runs [`VrrpInstance`](crate::vrrp::VrrpInstance)s and sync groups on all of the above, on a `std` event loop |
+//! | [`enter_netns`] | moves a thread into a named network namespace (keepalived's `net_namespace`) |
 //!
 //! VIPs are added and removed through the rtnetlink
 //! [`NetlinkAddresses`](crate::backend::netlink::NetlinkAddresses) backend,
@@ -24,6 +26,7 @@ mod driver;
 mod error;
 mod frame;
 mod monitor;
+mod netns;
 mod signals;
 mod sys;
 mod vrrp_socket;
@@ -32,5 +35,6 @@ pub use driver::{Driver, DriverEvent, DriverStats, Stopper};
 pub use error::{RawSocketError, SocketOp};
 pub use frame::{FrameSender, ipv6_forwarding};
 pub use monitor::{AddrInfo, LinkInfo, NetEvent, NetlinkMonitor, dump_addresses, dump_links};
+pub use netns::enter_netns;
 pub use signals::SignalPipe;
 pub use vrrp_socket::{MAX_PACKET_LEN, Membership, Received, RxInfo, VrrpSocket};

@@ -184,6 +184,24 @@ impl NetlinkMonitor {
         Ok(NetlinkMonitor { sock, buf: vec![0; RX_BUF] })
     }
 
+    /// Decodes one datagram of rtnetlink notifications (one or more
+    /// netlink messages) into `out`: links and IPv4/IPv6 addresses added,
+    /// changed or removed. Other messages, and messages netlink-packet-route
+    /// cannot decode, are skipped; an error only when the datagram's framing
+    /// is broken (a header that does not fit), with what came before it
+    /// kept in `out`. Pure: [`recv`](Self::recv) uses it on what the kernel
+    /// sends, and the fuzz target `raw_socket_netlink` on anything.
+    pub fn decode(datagram: &[u8], out: &mut Vec<NetEvent>) -> Result<(), RawSocketError> {
+        each_message(&SocketOp::Monitor, datagram, |_, payload| {
+            if let NetlinkPayload::InnerMessage(m) = payload {
+                if let Some(e) = event(m) {
+                    out.push(e);
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Appends every change waiting on the socket to `out`; returns how many.
     pub fn recv(&mut self, out: &mut Vec<NetEvent>) -> Result<usize, RawSocketError> {
         let start = out.len();
@@ -192,14 +210,7 @@ impl NetlinkMonitor {
             match self.sock.recv(&mut slice, 0) {
                 Ok(n) => {
                     let n = n.min(self.buf.len());
-                    each_message(&SocketOp::Monitor, &self.buf[..n], |_, payload| {
-                        if let NetlinkPayload::InnerMessage(m) = payload {
-                            if let Some(e) = event(m) {
-                                out.push(e);
-                            }
-                        }
-                        Ok(())
-                    })?;
+                    Self::decode(&self.buf[..n], out)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

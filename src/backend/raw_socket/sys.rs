@@ -10,6 +10,8 @@
 //!   interface) and `IPV6_HOPLIMIT`.
 //! * [`packet_addr`]: a `sockaddr_ll` for an `AF_PACKET` send.
 //! * [`poll_add`]: registering a file descriptor with a [`polling::Poller`].
+//! * [`setns_net`]: moving the calling thread into another network
+//!   namespace.
 //!
 //! Each `unsafe` block states the invariant that makes it sound.
 #![allow(unsafe_code)]
@@ -240,4 +242,14 @@ pub(crate) fn poll_add(poller: &polling::Poller, fd: BorrowedFd<'_>, key: usize)
     // SAFETY: polling requires the source to stay open until it is deleted
     // from the poller; every caller upholds this (see the doc above).
     unsafe { poller.add_with_mode(fd.as_raw_fd(), polling::Event::readable(key), polling::PollMode::Level) }
+}
+
+/// Moves the calling thread into the network namespace `fd` refers to
+/// (`setns(2)` with `CLONE_NEWNET`).
+pub(crate) fn setns_net(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `setns` takes a live descriptor (guaranteed by the borrow) and
+    // a flag; no memory is passed, and the namespace change affects only
+    // the calling thread.
+    let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
