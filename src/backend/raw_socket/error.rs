@@ -135,3 +135,19 @@ impl RawSocketError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_operation_and_object() {
+        let e = RawSocketError::io(SocketOp::JoinGroup { group: "224.0.0.18".parse().unwrap(), ifname: "eth0".into() })(
+            io::Error::from_raw_os_error(libc::ENODEV),
+        );
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+        assert!(e.to_string().starts_with("join 224.0.0.18 on eth0: "), "{e}");
+        assert_eq!(RawSocketError::NoInterface { name: "eth9".into() }.to_string(), "no interface named \"eth9\"");
+        assert_eq!(SocketOp::OpenVrrp(Family::V6).to_string(), "open IPv6 VRRP socket");
+    }
+}

@@ -125,3 +125,15 @@ pub fn ipv6_forwarding(ifname: &str) -> bool {
         .map(|s| s.trim() == "1")
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_lookup_refuses_paths() {
+        for name in ["", ".", "..", "../all", "a/b"] {
+            assert!(!ipv6_forwarding(name), "{name:?}");
+        }
+    }
+}

@@ -312,3 +312,18 @@ pub fn dump_addresses() -> Result<Vec<AddrInfo>, RawSocketError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_means_admin_up_and_running() {
+        let mut l = LinkInfo { index: 2, name: "eth0".into(), flags: 0, mac: None };
+        assert!(!l.is_up());
+        l.flags = LinkFlags::Up.bits();
+        assert!(!l.is_up(), "no carrier is down (keepalived's FLAGS_UP)");
+        l.flags = (LinkFlags::Up | LinkFlags::Running | LinkFlags::LowerUp).bits();
+        assert!(l.is_up());
+    }
+}

@@ -253,3 +253,16 @@ pub(crate) fn setns_net(fd: BorrowedFd<'_>) -> io::Result<()> {
     let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_addr_is_a_sockaddr_ll() {
+        let a = packet_addr(7, 0x0806, [0xff; 6]).unwrap();
+        assert_eq!(c_int::from(a.family()), libc::AF_PACKET);
+        assert_eq!(a.len() as usize, size_of::<libc::sockaddr_ll>());
+        assert!(packet_addr(u32::MAX, 0x0806, [0xff; 6]).is_err());
+    }
+}
