@@ -41,11 +41,15 @@
 //! assert_eq!(loaded.config.virtual_servers[0].real_servers[0].checkers[0].retry, 1);
 //! ```
 //!
+//! The `ipvsadm` formats (command lines, save/restore rules, `ipvsadm -L`
+//! listings) are in [`ipvsadm`].
+//!
 //! Deliberate differences from keepalived are listed in the README
 //! ("Configuration").
 
 pub mod diag;
 pub mod dump;
+pub mod ipvsadm;
 
 pub mod keywords;
 pub mod lexer;
