@@ -603,9 +603,42 @@ impl Context {
 /// point out words keepalived silently drops, like prose after a value).
 /// `None` for keywords that take lists, blocks or a free number of words.
 pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
+    let (zero, one, two) = arg_lists(ctx);
+    if zero.contains(&keyword) {
+        Some(0)
+    } else if one.contains(&keyword) {
+        Some(1)
+    } else if two.contains(&keyword) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The largest argument count of `keyword` if `nargs` is more than that
+/// ([`max_args`], looking only at the lists that can matter).
+pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<usize> {
+    if nargs == 0 {
+        return None;
+    }
+    let (zero, one, two) = arg_lists(ctx);
+    if zero.contains(&keyword) {
+        return Some(0);
+    }
+    if nargs >= 2 && one.contains(&keyword) {
+        return Some(1);
+    }
+    if nargs >= 3 && two.contains(&keyword) {
+        return Some(2);
+    }
+    None
+}
+
+/// The keywords of `ctx` that take no, one and two arguments.
+fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static str], &'static [&'static str]) {
     use Context as C;
     let flag: &[&str] = &[];
-    let (zero, one, two): (&[&str], &[&str], &[&str]) = match ctx {
+    match ctx {
         C::GlobalDefs => (
             &["no_email_faults", "enable_script_security", "lvs_flush", "vrrp_check_unicast_src", "vrrp_strict"],
             &[
@@ -783,14 +816,5 @@ pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
         C::FileCheck => (flag, &["track_file"], &["weight"]),
         C::Url => (&["regex_no_match"], &["path", "digest", "virtualhost"], flag),
         _ => (flag, flag, flag),
-    };
-    if zero.contains(&keyword) {
-        Some(0)
-    } else if one.contains(&keyword) {
-        Some(1)
-    } else if two.contains(&keyword) {
-        Some(2)
-    } else {
-        None
     }
 }

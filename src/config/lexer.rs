@@ -54,6 +54,11 @@ pub const MAX_GENERATED: usize = 1_000_000;
 /// killed).
 const MAX_SUBSTITUTIONS: usize = 4096;
 
+/// How many times the rest of one line may be split at a brace before
+/// lvskit decides substitutions keep it going forever (a line of
+/// `MAXBUF` bytes has at most that many braces without them).
+const MAX_RESIDUES: usize = 4096;
+
 // `include_t` flags (lib/parser.c).
 const INC_R: u8 = 0x01;
 const INC_M: u8 = 0x02;
@@ -191,11 +196,38 @@ impl LineBuf {
         self.pieces = out;
     }
 
-    /// Removes the first `n` bytes.
+    /// Removes the first `n` bytes (what `replace(0, n, "", None)` does,
+    /// without allocating).
     fn drop_front(&mut self, n: usize) {
-        if n > 0 {
-            self.replace(0, n, "", None);
+        if n == 0 {
+            return;
         }
+        let n32 = n as u32;
+        let len = self.text.len() as u32;
+        // Pieces that end by `n` go; the one straddling it is cut.
+        let mut k = 0;
+        while k + 1 < self.pieces.len() && self.pieces[k + 1].at <= n32 {
+            k += 1;
+        }
+        let straddles = self.pieces.get(k).is_some_and(|p| {
+            let p_end = self.pieces.get(k + 1).map_or(len, |q| q.at);
+            p.at <= n32 && p_end > n32
+        });
+        let first_kept = if straddles { k } else { k + 1 };
+        self.pieces.drain(..first_kept.min(self.pieces.len()));
+        for (i, q) in self.pieces.iter_mut().enumerate() {
+            if i == 0 && straddles && q.at < n32 {
+                if q.verbatim {
+                    let cut = n32 - q.at;
+                    q.orig += cut;
+                    q.olen = q.olen.saturating_sub(cut);
+                }
+                q.at = 0;
+            } else {
+                q.at -= n32;
+            }
+        }
+        self.text.drain(..n);
     }
 
     /// Keeps the first `n` bytes.
@@ -208,9 +240,16 @@ impl LineBuf {
 
     /// A copy of bytes `start..` as a new line.
     fn tail(&self, start: usize) -> LineBuf {
-        let mut t = self.clone();
-        t.drop_front(start);
+        let mut t = LineBuf::default();
+        self.tail_into(start, &mut t);
         t
+    }
+
+    /// Makes `out` a copy of bytes `start..` of this line (reusing its
+    /// allocations).
+    fn tail_into(&self, start: usize, out: &mut LineBuf) {
+        out.copy_from(self);
+        out.drop_front(start);
     }
 }
 
@@ -336,6 +375,45 @@ pub(crate) struct LexOptions {
     pub cwd: String,
     pub random_seed: u64,
     pub max_generated: Option<usize>,
+    /// Read every line through the general path (tests compare the two).
+    pub no_fast_path: bool,
+}
+
+const PLAIN: u8 = 0;
+pub(crate) const BLANK: u8 = 1;
+const BRACE: u8 = 2;
+const SPECIAL: u8 = 3;
+const NEWLINE: u8 = 4;
+
+/// How [`Preprocessor::next_plain`] sees each byte: `SPECIAL` bytes
+/// (comments, quotes, backslashes, `$`, `\r` and the blanks that are not
+/// space or tab) send the line to the general path.
+pub(crate) static PLAIN_CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    t[b' ' as usize] = BLANK;
+    t[b'\t' as usize] = BLANK;
+    t[b'{' as usize] = BRACE;
+    t[b'}' as usize] = BRACE;
+    t[b'\n' as usize] = NEWLINE;
+    let special = b"$!#\"\\\r\x0b\x0c";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = SPECIAL;
+        i += 1;
+    }
+    t
+};
+
+/// A line [`Preprocessor::next_plain`] read: where its words are (maybe
+/// none) and the brace that ends it, if any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plain {
+    /// The whole physical line.
+    pub(crate) line: Span,
+    /// Its words, blanks trimmed.
+    pub(crate) words: Span,
+    /// A final `{` or `}`.
+    pub(crate) brace: Option<(u8, Span)>,
 }
 
 /// The line reader.
@@ -354,6 +432,10 @@ pub(crate) struct Preprocessor<'l, L: Loader + ?Sized> {
     /// Multi-line definition being read.
     defining: Option<String>,
     residue: Option<LineBuf>,
+    /// A buffer to build the next residue in.
+    spare: Option<LineBuf>,
+    /// Residues read since the last line from another source.
+    residue_run: usize,
     pub(crate) block_depth: i32,
     include_check: u8,
     rng: StdRng,
@@ -386,6 +468,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             multi: Vec::new(),
             defining: None,
             residue: None,
+            spare: None,
+            residue_run: 0,
             block_depth: 0,
             include_check: 0,
             rng,
@@ -720,8 +804,26 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 self.multi.clear();
             }
         }
+        let from_residue = self.residue.is_some();
         if let Some(r) = self.residue.take() {
-            *buf = r;
+            self.residue_run += 1;
+            if self.residue_run > MAX_RESIDUES {
+                // Substitutions keep adding braces and references to what
+                // follows them: keepalived splits and substitutes forever.
+                let d = Diagnostic::keepalived(
+                    ConfigErr::GeneralError,
+                    self.pass,
+                    Some(r.line_span),
+                    format!("this line splits at `{{`/`}}` more than {MAX_RESIDUES} times"),
+                )
+                .aborting(Abort::Hang)
+                .with_help("a definition used here brings another brace and another reference each time it is substituted; keepalived 2.2.7 loops forever on this line");
+                self.diags.push(d);
+                self.residue_run = 0;
+                buf.text.clear();
+                return true;
+            }
+            self.spare = Some(std::mem::replace(buf, r));
         } else if self.seqs.len() > self.multi.last().map_or(0, |m| m.3) {
             self.next_seq_line(buf);
         } else if let Some((text, pos, span, _)) = self.multi.last_mut() {
@@ -746,6 +848,9 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 buf.text.clear();
                 return true;
             }
+        }
+        if !from_residue {
+            self.residue_run = 0;
         }
         self.rewrite(buf);
         true
@@ -823,9 +928,9 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
 
     /// Steps 2–5: `@ID`, definitions, `~SEQ`/`~LST`, substitutions.
     fn rewrite(&mut self, buf: &mut LineBuf) {
-        let mut rounds = 0;
+        // Substitutions made on this line, over all rounds.
+        let mut substitutions = 0;
         loop {
-            rounds += 1;
             if buf.text.starts_with('@') {
                 let (rev, ofs) = if buf.text.as_bytes().get(1) == Some(&b'^') { (true, 2) } else { (false, 1) };
                 let Some(sp) = buf.text[ofs..].find([' ', '\t']).map(|i| i + ofs) else {
@@ -863,14 +968,14 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             if !buf.text.contains('$') {
                 return;
             }
-            match self.replace_params(buf) {
+            match self.replace_params(buf, &mut substitutions) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(()) => return,
             }
             decomment(buf);
             let recheck = buf.text.starts_with('@') || buf.text.contains('$');
-            if !recheck || rounds > MAX_SUBSTITUTIONS {
+            if !recheck {
                 return;
             }
         }
@@ -977,11 +1082,11 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
     }
 
     /// `replace_param`: substitutes every reference on the line. Ok(false)
-    /// when nothing was substituted.
-    fn replace_params(&mut self, buf: &mut LineBuf) -> Result<bool, ()> {
+    /// when nothing was substituted; Err once the line has had more than
+    /// `MAX_SUBSTITUTIONS` (`count`, kept over the line's rounds).
+    fn replace_params(&mut self, buf: &mut LineBuf, count: &mut usize) -> Result<bool, ()> {
         let mut cur = 0;
         let mut found = false;
-        let mut count = 0;
         while let Some(off) = buf.text[cur..].find('$') {
             let pos = cur + off;
             if pos + 1 >= buf.text.len() {
@@ -991,8 +1096,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 cur = pos + 1;
                 continue;
             };
-            count += 1;
-            if count > MAX_SUBSTITUTIONS {
+            *count += 1;
+            if *count > MAX_SUBSTITUTIONS {
                 let (span, _) = buf.span_of(pos, pos + 1 + consumed);
                 let d = Diagnostic::keepalived(ConfigErr::GeneralError, self.pass, Some(span), format!("`${name}` expands forever"))
                     .aborting(Abort::Hang)
@@ -1072,7 +1177,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         // The parameters may use definitions.
         let mut params = LineBuf::default();
         params.set_generated(&t[p..=close], buf.line_span);
-        if self.replace_params(&mut params).is_err() {
+        if self.replace_params(&mut params, &mut 0).is_err() {
             return false;
         }
         let nums = params.text.trim_end_matches(')');
@@ -1264,7 +1369,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         if let Some(p) = found {
             let skip = if p == 0 { 1 + count_blanks(&b[1..]) } else { 0 };
             if p + skip < b.len() {
-                let mut residue = buf.tail(p + skip);
+                let mut residue = self.spare.take().unwrap_or_default();
+                buf.tail_into(p + skip, &mut residue);
                 let keep = residue.text.trim_end_matches([' ', '\t']).len();
                 residue.truncate(keep);
                 buf.truncate(p + skip);
@@ -1273,18 +1379,101 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         }
         let keep = buf.text.trim_end_matches([' ', '\t']).len();
         buf.truncate(keep);
-        if buf.text == "{" {
+        if buf.text == "{" || buf.text == "}" {
+            let (span, _) = buf.span_of(0, 1);
+            self.count_brace(buf.text.as_bytes()[0], span);
+        }
+    }
+
+    /// A line that is a lone brace: keeps `block_depth`, and reports a `}`
+    /// that closes nothing.
+    pub(crate) fn count_brace(&mut self, brace: u8, span: Span) {
+        if brace == b'{' {
             self.block_depth += 1;
-        } else if buf.text == "}" {
-            if self.block_depth < 1 {
-                let (span, _) = buf.span_of(0, 1);
-                self.ka(ConfigErr::UnexpectedEob, Some(span), "extra `}` found").help =
-                    Some("this `}` closes no block; remove it or add the `{` it was meant to match".into());
-                self.block_depth = 0;
-            } else {
-                self.block_depth -= 1;
+        } else if self.block_depth < 1 {
+            self.ka(ConfigErr::UnexpectedEob, Some(span), "extra `}` found").help =
+                Some("this `}` closes no block; remove it or add the `{` it was meant to match".into());
+            self.block_depth = 0;
+        } else {
+            self.block_depth -= 1;
+        }
+    }
+
+    /// The fast path of [`next_line`](Self::next_line): when the next line
+    /// comes straight from a file and has nothing for the rewriting steps
+    /// (no comment, quote, backslash, `$`, leading `@` or `~`, `include`,
+    /// at most one brace and only at its end, shorter than `MAXBUF`), it is
+    /// consumed and returned as source offsets, exactly as `next_line` would
+    /// have split it. `None` leaves the line to `next_line`.
+    pub(crate) fn next_plain(&mut self) -> Option<Plain> {
+        if self.opts.no_fast_path
+            || self.residue.is_some()
+            || !self.seqs.is_empty()
+            || !self.multi.is_empty()
+            || self.defining.is_some()
+        {
+            return None;
+        }
+        let cur = self.stack.last()?.current.as_ref()?;
+        if cur.pos >= cur.len {
+            return None;
+        }
+        let (file, start) = (cur.file, cur.pos);
+        let text = self.sources.file(file).text();
+        // `str::find` looks for the newline with memchr.
+        let (line, adv) = match text[start..].find('\n') {
+            Some(i) => (&text.as_bytes()[start..start + i], i + 1),
+            None => (&text.as_bytes()[start..], text.len() - start),
+        };
+        if line.len() >= MAXBUF {
+            return None;
+        }
+        // A branch-free test the compiler vectorises; lines with a brace (a
+        // quarter of a typical file) take the exact look below.
+        let odd = line.iter().fold(false, |acc, &b| {
+            acc | matches!(b, b'$' | b'!' | b'#' | b'"' | b'\\' | b'\r' | b'\x0b' | b'\x0c' | b'{' | b'}')
+        });
+        let mut brace = None;
+        if odd {
+            for (i, &b) in line.iter().enumerate() {
+                match PLAIN_CLASS[b as usize] {
+                    PLAIN => {
+                        if brace.is_some() {
+                            return None;
+                        }
+                    }
+                    BLANK => {}
+                    BRACE => {
+                        if brace.is_some() {
+                            return None;
+                        }
+                        brace = Some(i);
+                    }
+                    _ => return None,
+                }
             }
         }
+        let lead = line.iter().take_while(|&&b| is_blank(b)).count();
+        let words_end = brace.unwrap_or(line.len());
+        let words = &line[lead.min(words_end)..words_end];
+        let trail = words.iter().rev().take_while(|&&b| is_blank(b)).count();
+        let words = &words[..words.len() - trail];
+        match words.first() {
+            Some(b'@' | b'~') => return None,
+            // `include` and its variants (`includea` ...).
+            _ if words.starts_with(b"include") => return None,
+            _ => {}
+        }
+        let s = start as u32;
+        let w0 = s + lead.min(words_end) as u32;
+        let plain = Plain {
+            line: Span::new(file, s, s + line.len() as u32),
+            words: Span::new(file, w0, w0 + words.len() as u32),
+            brace: brace.map(|i| (line[i], Span::new(file, s + i as u32, s + i as u32 + 1))),
+        };
+        self.stack.last_mut().and_then(|t| t.current.as_mut()).expect("checked above").pos += adv;
+        self.residue_run = 0;
+        Some(plain)
     }
 }
 
@@ -1327,7 +1516,13 @@ mod tests {
         }
         let mut pp = Preprocessor::new(
             &l,
-            LexOptions { config_id: id.map(str::to_owned), cwd: "/".into(), random_seed: 1, max_generated: None },
+            LexOptions {
+                config_id: id.map(str::to_owned),
+                cwd: "/".into(),
+                random_seed: 1,
+                max_generated: None,
+                no_fast_path: false,
+            },
         );
         assert!(pp.open_main(files[0].0));
         let mut buf = LineBuf::default();
@@ -1436,6 +1631,37 @@ mod tests {
     fn self_reference_does_not_hang() {
         let (_, d) = lines(&[("/k", "$A=$A\nx $A\n")], None);
         assert!(d.iter().any(|d| d.keepalived.and_then(|k| k.abort) == Some(Abort::Hang)));
+    }
+
+    /// `drop_front` (in place) does what `replace(0, n, "", None)` does.
+    #[test]
+    fn drop_front_is_replace() {
+        let mut base = LineBuf::default();
+        base.set_physical(FileId(0), "  alpha $X beta $Y gamma", 100);
+        base.replace(8, 10, "one two", Some(Span::new(FileId(0), 108, 110)));
+        base.replace(20, 22, "", Some(Span::new(FileId(0), 120, 122)));
+        for n in 0..=base.text.len() {
+            let mut a = base.clone();
+            a.drop_front(n);
+            let mut b = base.clone();
+            if n > 0 {
+                b.replace(0, n, "", None);
+            }
+            assert_eq!((a.text.as_str(), &a.pieces), (b.text.as_str(), &b.pieces), "n = {n}");
+        }
+    }
+
+    /// keepalived 2.2.7 never finishes on these (checked with `keepalived
+    /// -t` under a timeout): each substitution brings a brace, the line is
+    /// split there, and the rest is substituted again.
+    #[test]
+    fn braces_brought_by_substitution_do_not_hang() {
+        for text in ["$X={ $X\n$X\n", "$X=} $X\n$X\n", "$X=a{$X\n$X\n"] {
+            let start = std::time::Instant::now();
+            let (_, d) = lines(&[("/k", text)], None);
+            assert!(d.iter().any(|d| d.keepalived.and_then(|k| k.abort) == Some(Abort::Hang)), "{text}");
+            assert!(start.elapsed() < std::time::Duration::from_secs(20), "{text}: {:?}", start.elapsed());
+        }
     }
 
     #[test]

@@ -166,6 +166,7 @@ pub fn parse<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> 
         cwd: opts.cwd.clone(),
         random_seed: opts.random_seed,
         max_generated: opts.max_generated_lines,
+        no_fast_path: false,
     };
     let mut pp = lexer::Preprocessor::new(loader, lex);
     pp.open_main(path);

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::diag::{ConfigErr, Diagnostic};
-use super::lexer::{LineBuf, Preprocessor};
+use super::lexer::{BLANK, LineBuf, PLAIN_CLASS, Preprocessor};
 use super::loader::Loader;
 use super::source::{FileId, SourceMap, Span};
 
@@ -362,100 +362,157 @@ impl Builder {
         n
     }
 
+    /// Splits a plain line's words (no quotes, no substitutions: every word
+    /// is a verbatim range of the source).
+    fn split_plain<L: Loader + ?Sized>(&mut self, words: Span, pp: &Preprocessor<'_, L>) -> u32 {
+        let text = &pp.sources.file(words.file).text().as_bytes()[words.start as usize..words.end as usize];
+        let mut n = 0;
+        let mut i = 0;
+        let blank = |b: u8| PLAIN_CLASS[b as usize] == BLANK;
+        while i < text.len() {
+            while i < text.len() && blank(text[i]) {
+                i += 1;
+            }
+            if i >= text.len() {
+                break;
+            }
+            let s = i;
+            while i < text.len() && !blank(text[i]) {
+                i += 1;
+            }
+            let start = words.start + s as u32;
+            let len = (i - s) as u32;
+            self.words.push(WordData {
+                text: TextRef::Src { file: words.file.0, start, len },
+                span: Span::new(words.file, start, start + len),
+                quoted: false,
+            });
+            n += 1;
+        }
+        n
+    }
+
+    /// A `{` or `}` line: opens a block for the directive just read, or
+    /// closes the innermost one.
+    fn brace<L: Loader + ?Sized>(&mut self, pp: &mut Preprocessor<'_, L>, b: u8, span: Span) {
+        if b == b'{' {
+            match self.attachable.take() {
+                Some(idx) => {
+                    self.nodes[idx as usize].block = Some((span, None));
+                    self.frames.push(Frame::Real(idx));
+                }
+                None => {
+                    pp.diags.push(
+                        Diagnostic::keepalived(ConfigErr::UnexpectedBob, pp.pass, Some(span), "unexpected `{`")
+                            .with_help("a `{` must follow the keyword whose block it opens"),
+                    );
+                    self.frames.push(Frame::Phantom(span));
+                }
+            }
+            return;
+        }
+        self.attachable = None;
+        match self.frames.pop() {
+            Some(Frame::Real(idx)) => {
+                let end = self.nodes.len() as u32;
+                let node = &mut self.nodes[idx as usize];
+                node.end = end;
+                if let Some(b) = &mut node.block {
+                    b.1 = Some(span);
+                }
+            }
+            Some(Frame::Phantom(_)) => {}
+            None => {
+                // The lexer already reported the extra `}`.
+            }
+        }
+    }
+
+    fn word_text<'a, L: Loader + ?Sized>(&'a self, pp: &'a Preprocessor<'_, L>, t: TextRef) -> &'a str {
+        match t {
+            TextRef::Src { file, start, len } => {
+                &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize]
+            }
+            TextRef::Own { start, len } => &self.owned[start as usize..(start + len) as usize],
+        }
+    }
+
+    /// A directive of `n` words from `first_word`.
+    fn directive<L: Loader + ?Sized>(
+        &mut self,
+        pp: &mut Preprocessor<'_, L>,
+        first_word: u32,
+        n: u32,
+        raw: TextRef,
+        line: Span,
+    ) {
+        let idx = self.nodes.len() as u32;
+        self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line, block: None });
+        self.attachable = Some(idx);
+        // `include_check` in `global_defs` changes how the following
+        // includes are checked, as soon as it is read.
+        if self.word_text(pp, self.words[first_word as usize].text) != "include_check" || self.frames.len() != 1 {
+            return;
+        }
+        let Some(Frame::Real(p)) = self.frames.first() else { return };
+        let pw = self.words[self.nodes[*p as usize].first_word as usize];
+        if self.word_text(pp, pw.text) != "global_defs" {
+            return;
+        }
+        let args: Vec<String> =
+            (1..n).map(|k| self.word_text(pp, self.words[(first_word + k) as usize].text).to_owned()).collect();
+        let flags = include_check_flags(pp.include_check(), &args);
+        pp.set_include_check(flags);
+    }
+
     /// Reads every line of `pp` into the tree.
     fn build<L: Loader + ?Sized>(mut self, pp: &mut Preprocessor<'_, L>) -> (Vec<Node>, Vec<WordData>, String) {
+        // Room for what the main file holds, going by typical line lengths
+        // (growing the vectors line by line costs more than the guess).
+        let size: usize = (0..pp.sources.len()).map(|i| pp.sources.file(FileId(i as u32)).text().len()).sum();
+        self.nodes.reserve(size / 20);
+        self.words.reserve(size / 10);
         let mut buf = LineBuf::default();
-        while pp.next_line(&mut buf) {
+        loop {
             let first_word = self.words.len() as u32;
+            if let Some(plain) = pp.next_plain() {
+                let n = self.split_plain(plain.words, pp);
+                if n > 0 {
+                    let w = plain.words;
+                    self.directive(
+                        pp,
+                        first_word,
+                        n,
+                        TextRef::Src { file: w.file.0, start: w.start, len: w.len() },
+                        plain.line,
+                    );
+                }
+                if let Some((b, span)) = plain.brace {
+                    pp.count_brace(b, span);
+                    self.brace(pp, b, span);
+                }
+                continue;
+            }
+            if !pp.next_line(&mut buf) {
+                break;
+            }
             let n = self.split_words(&buf, pp);
             if n == 0 {
                 continue;
             }
             let first = self.words[first_word as usize];
-            let is = |s: &str, b: &Builder| match first.text {
-                TextRef::Src { file, start, len } => {
-                    &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize] == s
-                }
-                TextRef::Own { start, len } => &b.owned[start as usize..(start + len) as usize] == s,
+            let brace = match self.word_text(pp, first.text) {
+                "{" => Some(b'{'),
+                "}" => Some(b'}'),
+                _ => None,
             };
-            if is("{", &self) {
+            if let Some(b) = brace {
                 self.words.truncate(first_word as usize);
-                match self.attachable.take() {
-                    Some(idx) => {
-                        self.nodes[idx as usize].block = Some((first.span, None));
-                        self.frames.push(Frame::Real(idx));
-                    }
-                    None => {
-                        pp.diags.push(
-                            Diagnostic::keepalived(
-                                ConfigErr::UnexpectedBob,
-                                pp.pass,
-                                Some(first.span),
-                                "unexpected `{`",
-                            )
-                            .with_help("a `{` must follow the keyword whose block it opens"),
-                        );
-                        self.frames.push(Frame::Phantom(first.span));
-                    }
-                }
-                continue;
-            }
-            if is("}", &self) {
-                self.words.truncate(first_word as usize);
-                self.attachable = None;
-                match self.frames.pop() {
-                    Some(Frame::Real(idx)) => {
-                        let end = self.nodes.len() as u32;
-                        let node = &mut self.nodes[idx as usize];
-                        node.end = end;
-                        if let Some(b) = &mut node.block {
-                            b.1 = Some(first.span);
-                        }
-                    }
-                    Some(Frame::Phantom(_)) => {}
-                    None => {
-                        // The lexer already reported the extra `}`.
-                    }
-                }
+                self.brace(pp, b, first.span);
                 continue;
             }
             let (raw, _) = self.text_ref(&buf, 0, buf.text.len());
-            let idx = self.nodes.len() as u32;
-            self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line: buf.line_span, block: None });
-            self.attachable = Some(idx);
-            // `include_check` in `global_defs` changes how the following
-            // includes are checked, as soon as it is read.
-            if is("include_check", &self) && self.frames.len() == 1 {
-                if let Some(Frame::Real(p)) = self.frames.first() {
-                    let pw = self.words[self.nodes[*p as usize].first_word as usize];
-                    let parent_is_global = match pw.text {
-                        TextRef::Src { file, start, len } => {
-                            &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize]
-                                == "global_defs"
-                        }
-                        TextRef::Own { start, len } => {
-                            &self.owned[start as usize..(start + len) as usize] == "global_defs"
-                        }
-                    };
-                    if parent_is_global {
-                        let args: Vec<String> = (1..n)
-                            .map(|k| {
-                                let w = self.words[(first_word + k) as usize];
-                                match w.text {
-                                    TextRef::Src { file, start, len } => pp.sources.file(FileId(file)).text()
-                                        [start as usize..(start + len) as usize]
-                                        .to_owned(),
-                                    TextRef::Own { start, len } => {
-                                        self.owned[start as usize..(start + len) as usize].to_owned()
-                                    }
-                                }
-                            })
-                            .collect();
-                        let flags = include_check_flags(pp.include_check(), &args);
-                        pp.set_include_check(flags);
-                    }
-                }
-            }
+            self.directive(pp, first_word, n, raw, buf.line_span);
         }
         // Unclosed blocks.
         let open: Vec<Span> = self
@@ -562,6 +619,69 @@ mod tests {
         assert_eq!(b.block().unwrap().iter().map(|x| x.name()).collect::<Vec<_>>(), ["c"]);
         assert_eq!(top[1].name(), "e");
         assert!(top[1].block().is_none());
+    }
+
+    /// Everything the tree holds, as text.
+    fn dump(d: &Document) -> String {
+        let mut out = String::new();
+        for n in &d.nodes {
+            out.push_str(&format!("{:?} {:?} {:?} {} [", n.line, n.block, n.end, d.text(n.raw)));
+            for w in &d.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
+                out.push_str(&format!("{:?}={:?}{} ", w.span, d.text(w.text), if w.quoted { "q" } else { "" }));
+            }
+            out.push_str("]\n");
+        }
+        out
+    }
+
+    /// The plain-line fast path reads every file exactly as the general
+    /// path does: same tree, same spans, same diagnostics (the verdict
+    /// corpus, the fuzz corpus, and tricky lines).
+    #[test]
+    fn fast_path_reads_as_the_general_path() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+        let samples = std::path::Path::new("/usr/share/doc/keepalived/samples");
+        for dir in
+            [root.join("tests/data/config/verdicts"), root.join("fuzz/corpus/config_keepalived"), samples.to_owned()]
+        {
+            if dir == samples && !samples.exists() {
+                continue;
+            }
+            for e in std::fs::read_dir(dir).expect("corpus") {
+                let p = e.expect("entry").path();
+                texts.push((p.display().to_string(), std::fs::read(&p).expect("read")));
+            }
+        }
+        for t in [
+            "a {\n  b 1 }\n}\n",
+            "a{\n}\n}\n{\n",
+            "  x y   {   \n\t}\t\n",
+            "include_check\nglobal_defs {\n include_check +match\n}\ninclude /x\n",
+            "a\r\n b \r\r\n",
+            "@a x {\n~SEQ(i,1,2) y $i {\n}\n",
+            "a\x0cb c\n",
+        ] {
+            texts.push((format!("{t:?}"), t.as_bytes().to_vec()));
+        }
+        for (name, text) in texts {
+            let l = MemoryLoader::new().with("/k.conf", text.clone());
+            let run = |no_fast_path: bool| {
+                let mut pp = Preprocessor::new(
+                    &l,
+                    LexOptions {
+                        config_id: Some("a".into()),
+                        max_generated: Some(500),
+                        no_fast_path,
+                        ..LexOptions::default()
+                    },
+                );
+                pp.open_main("/k.conf");
+                let d = parse(&mut pp);
+                (dump(&d), format!("{:?}", pp.diags), pp.block_depth)
+            };
+            assert_eq!(run(false), run(true), "{name}");
+        }
     }
 
     #[test]

@@ -30,7 +30,10 @@
 //! Differences from the real tool: host names are neither resolved when read
 //! (an error) nor printed (addresses stay numeric, as ipvsadm prints them
 //! when it cannot resolve them); `-c` (connection listing) is read but not
-//! rendered.
+//! rendered; some messages carry the offending text after ipvsadm's wording
+//! ([`ArgsError`]). Weights are read up to 2147483647 as ipvsadm 1.31 reads
+//! them (the kernel takes them too); lvskit's backends refuse those above
+//! [`MAX_WEIGHT`](crate::ipvs::dest::MAX_WEIGHT).
 
 mod emit;
 mod list;

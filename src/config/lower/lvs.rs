@@ -777,15 +777,15 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, con
             }
         }
         "real_server" => {
-            if let Some(rs) = real_server(lw, c, vs, config) {
-                vs.rs.push(rs);
-            }
+            real_server(lw, c, vs, config);
         }
         _ => lw.other(c, Context::VirtualServer, &mut vs.extra),
     }
 }
 
-fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, config: &Config) -> Option<RsDraft> {
+/// Reads a `real_server` block into `vs.rs` (built in place: the draft is
+/// large).
+fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, config: &Config) -> Option<()> {
     let ip = lw.arg(d, 0)?;
     let (addr, port) = match stosockaddr(ip.as_str(), d.arg(1).map(|w| w.as_str())) {
         Ok(x) => x,
@@ -794,7 +794,7 @@ fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, co
             return None;
         }
     };
-    let mut rs = RsDraft {
+    vs.rs.push(RsDraft {
         addr,
         port,
         forward: None,
@@ -815,30 +815,32 @@ fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, co
         checkers: Vec::new(),
         extra: Vec::new(),
         span: d.span(),
-    };
+    });
+    let rs = vs.rs.last_mut().expect("just pushed");
     if let Some(block) = lw.block_of(d) {
         for c in block.iter() {
-            rs_keyword(lw, &c, &mut rs, vs, config);
+            rs_keyword(lw, &c, rs, config);
         }
     }
     // rs_end_handler: the family must match unless tunnelled.
     let fwd = rs.forward.or(vs.forward);
     if !matches!(fwd, Some(ForwardMethod::Tunnel(_))) {
-        let f = Family::of(rs.addr);
+        let f = Family::of(addr);
         match vs.af {
             None => vs.af = Some(f),
             Some(af) if af != f => {
-                lw.general(d.span(), format!("address family of the virtual server ({af}) and the real server {} ({f}) don't match; keepalived skips the real server", rs.addr))
+                lw.general(d.span(), format!("address family of the virtual server ({af}) and the real server {addr} ({f}) don't match; keepalived skips the real server"))
                     .help = Some("only tunnelled (TUN) real servers may be of the other family".into());
+                vs.rs.pop();
                 return None;
             }
             _ => {}
         }
     }
-    Some(rs)
+    Some(())
 }
 
-fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, _vs: &VsDraft, config: &Config) {
+fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, config: &Config) {
     lw.extra_words(c, Context::RealServer);
     match c.name() {
         "weight" => {
@@ -928,22 +930,45 @@ fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, _vs
         }
         "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "UDP_CHECK"
         | "PING_CHECK" | "FILE_CHECK" | "BFD_CHECK" => {
-            if let Some(ch) = checker(lw, c, rs, config) {
-                rs.checks_push(ch);
+            let rs_dest = SocketAddr::new(rs.addr, rs.port);
+            let mut slot = CheckerDraft::placeholder(c.span());
+            if checker(lw, c, rs_dest, config, &mut slot) {
+                rs.checkers.push(slot);
             }
         }
         _ => lw.other(c, Context::RealServer, &mut rs.extra),
     }
 }
 
-impl RsDraft {
-    fn checks_push(&mut self, c: CheckerDraft) {
-        self.checkers.push(c);
+impl CheckerDraft {
+    /// What a checker slot holds until `checker` fills it.
+    fn placeholder(span: Span) -> Self {
+        CheckerDraft {
+            kind: CheckerKind::Tcp,
+            conn: None,
+            retry: None,
+            delay_before_retry: None,
+            warmup: None,
+            delay_loop: None,
+            alpha: None,
+            log_all_failures: false,
+            default_retry: 1,
+            default_delay_before_retry: None,
+            span,
+        }
     }
 }
 
-fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &Config) -> Option<CheckerDraft> {
-    let rs_dest = SocketAddr::new(rs.addr, rs.port);
+/// Reads a checker block into `ch` (a slot in the real server's list, so
+/// that the large draft is built in place). False if keepalived drops the
+/// checker.
+fn checker<'d>(
+    lw: &mut Lowerer<'d>,
+    d: &Directive<'d>,
+    rs_dest: SocketAddr,
+    config: &Config,
+    ch: &mut CheckerDraft,
+) -> bool {
     let ctx = match d.name() {
         "TCP_CHECK" => Context::TcpCheck,
         "HTTP_GET" => Context::HttpGet,
@@ -957,7 +982,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
         _ => Context::BfdCheck,
     };
     let has_conn = !matches!(ctx, Context::MiscCheck | Context::FileCheck | Context::BfdCheck);
-    let mut ch = CheckerDraft {
+    *ch = CheckerDraft {
         kind: CheckerKind::Tcp,
         conn: has_conn.then_some(ConnDraft { dest: rs_dest, bind: None, bind_if: None, timeout: None, fwmark: None }),
         retry: None,
@@ -981,7 +1006,9 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
     let mut http = HttpCheck {
         urls: Vec::new(),
         virtualhost: None,
-        http_protocol: "1.0".into(),
+        // The defaults of other checker types are only built for them
+        // (allocating them for every TCP_CHECK shows at 10 000 servers).
+        http_protocol: if matches!(ctx, Context::HttpGet | Context::SslGet) { "1.0".into() } else { String::new() },
         enable_sni: false,
         fast_recovery: false,
     };
@@ -989,8 +1016,15 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
     let mut misc_timeout = None;
     let mut misc_dynamic = false;
     let mut misc_user = None;
-    let mut smtp = SmtpCheck { helo_name: "smtpchecker.keepalived.org".into(), hosts: Vec::new() };
-    let mut dns = DnsCheck { qtype: "SOA".into(), name: ".".into() };
+    let mut smtp = SmtpCheck {
+        helo_name: if ctx == Context::SmtpCheck { "smtpchecker.keepalived.org".into() } else { String::new() },
+        hosts: Vec::new(),
+    };
+    let mut dns = if ctx == Context::DnsCheck {
+        DnsCheck { qtype: "SOA".into(), name: ".".into() }
+    } else {
+        DnsCheck { qtype: String::new(), name: String::new() }
+    };
     let mut udp = UdpCheck::default();
     let mut file: Option<FileCheck> = None;
     let mut file_weight: Option<(i32, bool)> = None;
@@ -1003,7 +1037,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
             if has_conn && conn_keyword(lw, &c, ch.conn.as_mut().expect("has_conn")) {
                 continue;
             }
-            if ctx != Context::FileCheck && ctx != Context::BfdCheck && common_keyword(lw, &c, &mut ch) {
+            if ctx != Context::FileCheck && ctx != Context::BfdCheck && common_keyword(lw, &c, ch) {
                 continue;
             }
             match (ctx, c.name()) {
@@ -1088,7 +1122,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
                     let mut conn = ConnDraft { dest: rs_dest, bind: None, bind_if: None, timeout: None, fwmark: None };
                     if let Some(b) = lw.block_of(&c) {
                         for h in b.iter() {
-                            if !conn_keyword(lw, &h, &mut conn) && !common_keyword(lw, &h, &mut ch) {
+                            if !conn_keyword(lw, &h, &mut conn) && !common_keyword(lw, &h, ch) {
                                 lw.unknown(&h, Context::SmtpCheck);
                             }
                         }
@@ -1243,7 +1277,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
                 } else {
                     "add `url { path / }`; keepalived 2.2.7 then frees the checker and uses it, and crashes".into()
                 });
-                return None;
+                return false;
             }
             if ctx == Context::HttpGet { CheckerKind::Http(http) } else { CheckerKind::Ssl(http) }
         }
@@ -1254,7 +1288,7 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
             None => {
                 lw.general(d.name_span(), "no script path given for MISC_CHECK; keepalived skips it").help =
                     Some("add `misc_path \"/path/to/check args\"`".into());
-                return None;
+                return false;
             }
         },
         Context::SmtpCheck => CheckerKind::Smtp(smtp),
@@ -1281,14 +1315,14 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
             }
             None => {
                 lw.general(d.name_span(), "FILE_CHECK has no track_file; keepalived ignores it");
-                return None;
+                return false;
             }
         },
         _ => match bfd_name {
             Some(name) => CheckerKind::Bfd { name },
             None => {
                 lw.general(d.name_span(), "BFD_CHECK has no name; keepalived ignores it");
-                return None;
+                return false;
             }
         },
     };
@@ -1300,11 +1334,11 @@ fn checker<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, rs: &RsDraft, config: &C
                     d.name_span(),
                     format!("checker link-local address {a} requires a bind_if; keepalived ignores the checker"),
                 );
-                return None;
+                return false;
             }
         }
     }
-    Some(ch)
+    true
 }
 
 /// The connection keywords of checkers (`install_checker_common_keywords`
@@ -1649,10 +1683,13 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
         };
         let vs_smtp = vs.smtp_alert.or(g.smtp_alert_checker).or(g.smtp_alert).unwrap_or(false);
         let mut weight_sum: u64 = 0;
-        let mut kept: Vec<RealServer> = Vec::new();
-        let mut seen: Vec<(IpAddr, u16)> = Vec::new();
+        let mut rss = std::mem::take(&mut vs.rs);
+        let mut kept: Vec<RealServer> = Vec::with_capacity(rss.len());
+        let mut seen: Vec<(IpAddr, u16)> = Vec::with_capacity(rss.len());
         let mut warned_fwd = false;
-        for rs in std::mem::take(&mut vs.rs) {
+        // By reference: the drafts are large, and moving each out costs more
+        // than taking the few owned fields.
+        for rs in rss.iter_mut() {
             if seen.contains(&(rs.addr, rs.port)) {
                 lw.general(
                     rs.span,
@@ -1750,8 +1787,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
             let warmup = rs.warmup.or(vs.warmup);
             let dbr = rs.delay_before_retry.or(vs.delay_before_retry);
             let alpha = rs.alpha.unwrap_or(vs.alpha);
-            let checkers = rs
-                .checkers
+            let checkers = std::mem::take(&mut rs.checkers)
                 .into_iter()
                 .map(|c| {
                     let delay = c.delay_loop.unwrap_or(delay_loop);
@@ -1782,8 +1818,8 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
             kept.push(RealServer {
                 dest,
                 inhibit_on_failure: inhibit,
-                notify_up: rs.notify_up,
-                notify_down: rs.notify_down,
+                notify_up: rs.notify_up.take(),
+                notify_down: rs.notify_down.take(),
                 alpha,
                 retry,
                 delay_loop,
@@ -1791,9 +1827,9 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
                 delay_before_retry: dbr,
                 warmup,
                 smtp_alert: rs.smtp_alert.or(g.smtp_alert_checker).or(g.smtp_alert).unwrap_or(true),
-                virtualhost: rs.virtualhost,
+                virtualhost: rs.virtualhost.take(),
                 checkers,
-                extra: rs.extra,
+                extra: std::mem::take(&mut rs.extra),
                 span: rs.span,
             });
         }

@@ -129,10 +129,7 @@ impl<'d> Lowerer<'d> {
     /// Points out words after the ones keepalived reads (it drops them
     /// silently), for keywords with a fixed number of words.
     pub(crate) fn extra_words(&mut self, d: &Directive<'d>, ctx: Context) {
-        let Some(max) = super::keywords::max_args(ctx, d.name()) else { return };
-        if d.nargs() <= max {
-            return;
-        }
+        let Some(max) = super::keywords::excess_args(ctx, d.name(), d.nargs()) else { return };
         let first = d.arg(max).expect("nargs > max");
         let last = d.arg(d.nargs() - 1).expect("nargs > 0");
         let span = first.span().to(last.span());
@@ -424,6 +421,9 @@ fn suggest(name: &str, ctx: Context) -> Option<String> {
     let best = ctx
         .keywords()
         .iter()
+        // A length difference beyond the threshold is already too far (and
+        // skipping it keeps long unknown words cheap).
+        .filter(|k| name.len().abs_diff(k.len()) <= 2.max(k.len() / 4))
         .map(|k| (edit_distance(name, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
         .min_by_key(|(d, _)| *d)
