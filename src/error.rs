@@ -7,6 +7,7 @@
 use crate::backend::BackendError;
 use crate::check::CheckError;
 use crate::config::ConfigError;
+use crate::ipvs::conn::ConnError;
 use crate::ipvs::sched::SchedError;
 use crate::ipvs::service::ServiceError;
 
@@ -42,4 +43,7 @@ pub enum Error {
     #[cfg(all(feature = "raw-socket", target_os = "linux"))]
     #[error(transparent)]
     RawSocket(#[from] crate::backend::raw_socket::RawSocketError),
+    /// A connection-table call was refused (see [`ConnError`]).
+    #[error(transparent)]
+    Conn(#[from] ConnError),
 }

@@ -8,6 +8,9 @@
 //! * [`flow`]: the packet's view a scheduler decides on.
 //! * [`sched`]: the [`Scheduler`](sched::Scheduler) trait and the fourteen
 //!   kernel schedulers, found by their kernel names.
+//! * [`conn`]: the connection table (connections, persistence templates,
+//!   protocol states, the real servers' counts) and the data-plane entry
+//!   point.
 //! * [`stats`] and [`snapshot`]: counters, rates, and the plain-value view of
 //!   a whole table (services, servers, timeouts, sync daemons) that backends
 //!   return and `ipvsadm` listings render.
@@ -16,6 +19,7 @@
 //! a [`Dest`] are atomics because connection tables on several threads update
 //! them, exactly as the kernel does.
 
+pub mod conn;
 pub mod dest;
 pub mod flow;
 pub mod sched;

@@ -1,0 +1,188 @@
+//! How a connection table is built ([`ConnTableConfig`]) and the kernel
+//! switches that change its behaviour at run time ([`Sysctls`], the
+//! `net.ipv4.vs.*` sysctls of `ip_vs_ctl.c` that concern connections).
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use super::error::ConnError;
+
+/// The kernel's `net.ipv4.vs.*` switches that govern connection entries.
+/// All default to the kernel's defaults (`ip_vs_control_net_init_sysctl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sysctls {
+    /// `conn_reuse_mode` (default 1): when a SYN (or SCTP INIT) arrives for a
+    /// connection in TIME_WAIT or CLOSE (SCTP: CLOSED) that no template
+    /// controls, expire it and schedule afresh; bit 2 also does so for
+    /// FIN_WAIT connections that never saw a reply (DR, tunnel). 0 keeps the
+    /// old connection.
+    pub conn_reuse_mode: u8,
+    /// `expire_nodest_conn` (default off): a packet of a connection whose
+    /// real server was removed expires it and is scheduled anew (instead of
+    /// dropped), and so does a SYN for a connection whose server has weight
+    /// 0.
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template` (default off): a persistence template
+    /// whose server has weight 0 is invalidated on its next use.
+    pub expire_quiescent_template: bool,
+    /// `secure_tcp` at level 3 (default off): use the TCP state tables that
+    /// resist SYN floods. The kernel's levels 1 and 2 switch these tables on
+    /// only while memory is low; a library has no such signal, so this is
+    /// the switch itself.
+    pub secure_tcp: bool,
+    /// `sloppy_tcp` (default off): schedule a new connection on any TCP
+    /// packet but RST, not only on SYN.
+    pub sloppy_tcp: bool,
+    /// `sloppy_sctp` (default off): schedule a new association on any SCTP
+    /// packet but ABORT, not only on INIT.
+    pub sloppy_sctp: bool,
+}
+
+impl Default for Sysctls {
+    fn default() -> Self {
+        Sysctls {
+            conn_reuse_mode: 1,
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            secure_tcp: false,
+            sloppy_tcp: false,
+            sloppy_sctp: false,
+        }
+    }
+}
+
+impl Sysctls {
+    /// Checks the values (`conn_reuse_mode` is a two-bit field).
+    pub fn validate(&self) -> Result<(), ConnError> {
+        if self.conn_reuse_mode > 3 {
+            return Err(ConnError::BadConnReuseMode { value: self.conn_reuse_mode });
+        }
+        Ok(())
+    }
+
+    fn pack(&self) -> u32 {
+        (self.conn_reuse_mode as u32 & 3)
+            | (self.expire_nodest_conn as u32) << 2
+            | (self.expire_quiescent_template as u32) << 3
+            | (self.secure_tcp as u32) << 4
+            | (self.sloppy_tcp as u32) << 5
+            | (self.sloppy_sctp as u32) << 6
+    }
+
+    fn unpack(w: u32) -> Self {
+        Sysctls {
+            conn_reuse_mode: (w & 3) as u8,
+            expire_nodest_conn: w & 4 != 0,
+            expire_quiescent_template: w & 8 != 0,
+            secure_tcp: w & 16 != 0,
+            sloppy_tcp: w & 32 != 0,
+            sloppy_sctp: w & 64 != 0,
+        }
+    }
+}
+
+/// The sysctls in one atomic word, so that data-plane threads read them
+/// without a lock.
+#[derive(Debug)]
+pub(crate) struct AtomicSysctls(AtomicU32);
+
+impl AtomicSysctls {
+    pub(crate) fn new(s: Sysctls) -> Self {
+        AtomicSysctls(AtomicU32::new(s.pack()))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> Sysctls {
+        Sysctls::unpack(self.0.load(Relaxed))
+    }
+
+    pub(crate) fn store(&self, s: Sysctls) {
+        self.0.store(s.pack(), Relaxed);
+    }
+}
+
+/// How to build a [`ConnTable`](super::ConnTable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnTableConfig {
+    /// The most entries (connections and persistence templates together) the
+    /// table holds; a packet that would need one more is dropped with
+    /// [`DropReason::TableFull`](super::DropReason::TableFull). The kernel
+    /// has no such limit (only memory); this makes the limit explicit.
+    pub max_entries: usize,
+    /// Number of independently locked shards, a power of two in 1..=4096.
+    /// More shards mean less contention between data-plane threads and a
+    /// little more fixed memory (about 1 KiB each when empty).
+    pub shards: usize,
+    /// Seed for the keyed hash that spreads connections over shards and
+    /// slots (the kernel draws `ip_vs_conn_rnd` at boot).
+    pub seed: u64,
+    /// Connections expected, to size the shards up front (like
+    /// `HashMap::with_capacity`); 0 grows from empty.
+    pub capacity: usize,
+    /// The initial sysctls.
+    pub sysctls: Sysctls,
+}
+
+impl Default for ConnTableConfig {
+    /// 16 Mi entries at most, 256 shards, seed 0, kernel sysctls.
+    fn default() -> Self {
+        ConnTableConfig { max_entries: 16 << 20, shards: 256, seed: 0, capacity: 0, sysctls: Sysctls::default() }
+    }
+}
+
+impl ConnTableConfig {
+    /// Sets the entry limit.
+    pub fn max_entries(mut self, n: usize) -> Self {
+        self.max_entries = n;
+        self
+    }
+
+    /// Sets the shard count.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n;
+        self
+    }
+
+    /// Sets the hash seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the expected number of connections.
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n;
+        self
+    }
+
+    /// Sets the sysctls.
+    pub fn sysctls(mut self, s: Sysctls) -> Self {
+        self.sysctls = s;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<(), ConnError> {
+        if !self.shards.is_power_of_two() || self.shards > 4096 {
+            return Err(ConnError::BadShardCount { shards: self.shards });
+        }
+        self.sysctls.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_round_trip() {
+        for w in 0..128u32 {
+            let s = Sysctls::unpack(w);
+            assert_eq!(s.pack(), w);
+        }
+        assert_eq!(Sysctls::default().conn_reuse_mode, 1);
+        assert!(ConnTableConfig::default().validate().is_ok());
+        assert_eq!(ConnTableConfig::default().shards(3).validate(), Err(ConnError::BadShardCount { shards: 3 }));
+        let bad = Sysctls { conn_reuse_mode: 4, ..Sysctls::default() };
+        assert_eq!(bad.validate(), Err(ConnError::BadConnReuseMode { value: 4 }));
+    }
+}

@@ -1,0 +1,768 @@
+//! The connection slots of one shard: an open-addressing table with Robin
+//! Hood probing and backward-shift deletion, stored inline (one entry per
+//! slot, no pointer to chase) in segments that are allocated as the shard
+//! grows and never move.
+//!
+//! Concurrency: every write happens under the shard's mutex and inside a
+//! sequence-lock window (the count is odd while slots change). Readers that
+//! only look do not lock: they read the slots (all plain atomics, so a torn
+//! read is harmless), then check that the sequence did not move, and retry or
+//! fall back to the lock if it did. Because segments are never freed or
+//! moved while the table lives, a reader racing a resize reads stale but
+//! valid memory and is turned back by the sequence check.
+//!
+//! Layout: an IPv4 slot is 40 bytes (ten 32-bit words), an IPv6 slot 76.
+//! Slot counts grow in steps of ×1.5 and ×4/3 (64, 96, 128, 192, 256 …) and
+//! the table grows past 7/8 full, so between 58% and 88% of the slots are in
+//! use. Memory per IPv4 connection is thus 46 to 69 bytes here, plus 4 bytes
+//! per timer handle (see [`super::wheel`]).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*, fence};
+
+use parking_lot::Mutex;
+
+use super::dests::DestTable;
+use super::hash::KeyedHash;
+use super::template::TemplateStore;
+use super::wheel::Wheel;
+
+/// An address as the store keeps it: `u32` for IPv4, `u128` for IPv6.
+pub(crate) trait Addr: Copy + Eq + Default + Send + Sync + std::fmt::Debug + 'static {
+    /// Its atomic form in a slot.
+    type Atomic: Default + Send + Sync + std::fmt::Debug;
+    fn load(a: &Self::Atomic) -> Self;
+    fn store(a: &Self::Atomic, v: Self);
+    fn from_ip(ip: IpAddr) -> Option<Self>;
+    fn to_ip(self) -> IpAddr;
+    /// The hash of a client endpoint.
+    fn hash(h: &KeyedHash, proto: u8, caddr: Self, cport: u16) -> u64;
+    /// The address as a 128-bit integer (IPv4 in the low 32 bits).
+    fn widen(self) -> u128;
+    /// An IPv4 address (a firewall mark, in templates) in this family's
+    /// layout: the first four bytes, as the kernel's `union nf_inet_addr`.
+    fn from_mark(mark: u32) -> Self;
+    /// The address masked by a persistence mask given as a 128-bit mask.
+    fn mask(self, mask: u128) -> Self;
+}
+
+impl Addr for u32 {
+    type Atomic = AtomicU32;
+    #[inline]
+    fn load(a: &AtomicU32) -> u32 {
+        a.load(Relaxed)
+    }
+    #[inline]
+    fn store(a: &AtomicU32, v: u32) {
+        a.store(v, Relaxed)
+    }
+    #[inline]
+    fn from_ip(ip: IpAddr) -> Option<u32> {
+        match ip {
+            IpAddr::V4(a) => Some(u32::from(a)),
+            IpAddr::V6(_) => None,
+        }
+    }
+    #[inline]
+    fn to_ip(self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(self))
+    }
+    #[inline]
+    fn hash(h: &KeyedHash, proto: u8, caddr: u32, cport: u16) -> u64 {
+        h.v4(proto, caddr, cport)
+    }
+    #[inline]
+    fn widen(self) -> u128 {
+        self as u128
+    }
+    #[inline]
+    fn from_mark(mark: u32) -> u32 {
+        mark
+    }
+    #[inline]
+    fn mask(self, mask: u128) -> u32 {
+        self & mask as u32
+    }
+}
+
+/// Four 32-bit atomics holding an IPv6 address, most significant first.
+#[derive(Debug, Default)]
+pub(crate) struct AtomicV6([AtomicU32; 4]);
+
+impl Addr for u128 {
+    type Atomic = AtomicV6;
+    #[inline]
+    fn load(a: &AtomicV6) -> u128 {
+        let w = &a.0;
+        (w[0].load(Relaxed) as u128) << 96
+            | (w[1].load(Relaxed) as u128) << 64
+            | (w[2].load(Relaxed) as u128) << 32
+            | w[3].load(Relaxed) as u128
+    }
+    #[inline]
+    fn store(a: &AtomicV6, v: u128) {
+        a.0[0].store((v >> 96) as u32, Relaxed);
+        a.0[1].store((v >> 64) as u32, Relaxed);
+        a.0[2].store((v >> 32) as u32, Relaxed);
+        a.0[3].store(v as u32, Relaxed);
+    }
+    #[inline]
+    fn from_ip(ip: IpAddr) -> Option<u128> {
+        match ip {
+            IpAddr::V6(a) => Some(u128::from(a)),
+            IpAddr::V4(_) => None,
+        }
+    }
+    #[inline]
+    fn to_ip(self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(self))
+    }
+    #[inline]
+    fn hash(h: &KeyedHash, proto: u8, caddr: u128, cport: u16) -> u64 {
+        h.v6(proto, caddr, cport)
+    }
+    #[inline]
+    fn widen(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn from_mark(mark: u32) -> u128 {
+        (mark as u128) << 96
+    }
+    #[inline]
+    fn mask(self, mask: u128) -> u128 {
+        self & mask
+    }
+}
+
+/// Connection flags kept in a slot.
+pub(crate) mod flag {
+    /// Forwarding method code (`IP_VS_CONN_F_FWD_MASK`): bits 0..3.
+    pub const FWD_MASK: u16 = 0x0007;
+    /// No reply seen yet from a non-masquerading server
+    /// (`IP_VS_CONN_F_NOOUTPUT`).
+    pub const NOOUTPUT: u16 = 0x0008;
+    /// Not counted as active (`IP_VS_CONN_F_INACTIVE`).
+    pub const INACTIVE: u16 = 0x0010;
+    /// The server's address is of the other family: read it from the
+    /// server, not from the slot.
+    pub const WIDE_DADDR: u16 = 0x0020;
+}
+
+/// No template.
+pub(crate) const NO_TEMPLATE: u32 = 0;
+
+/// One connection as plain values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Entry<A> {
+    /// Bit 31 set, bits 0..31 the low bits of the hash; 0 marks a free slot.
+    pub tag: u32,
+    pub caddr: A,
+    pub vaddr: A,
+    pub cport: u16,
+    pub vport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub state: u8,
+    pub flags: u16,
+    /// Index in the shard's [`DestTable`].
+    pub dest: u16,
+    /// The server's address when it is of this family.
+    pub daddr: A,
+    /// Timeout in ticks.
+    pub timeout: u32,
+    /// Tick of the last packet (the timer runs from here).
+    pub last_used: u32,
+    /// Controlling template ([`NO_TEMPLATE`] for none).
+    pub tref: u32,
+}
+
+impl<A: Addr> Entry<A> {
+    /// The tick the entry expires at, as stored (wrapping).
+    #[inline]
+    pub(crate) fn due32(&self) -> u32 {
+        self.last_used.wrapping_add(self.timeout)
+    }
+}
+
+/// One slot: the atomic form of an [`Entry`].
+#[derive(Debug, Default)]
+pub(crate) struct Slot<A: Addr> {
+    tag: AtomicU32,
+    caddr: A::Atomic,
+    vaddr: A::Atomic,
+    ports: AtomicU32,
+    misc: AtomicU32,
+    fd: AtomicU32,
+    daddr: A::Atomic,
+    timeout: AtomicU32,
+    last_used: AtomicU32,
+    tref: AtomicU32,
+}
+
+impl<A: Addr> Slot<A> {
+    #[inline]
+    fn tag(&self) -> u32 {
+        self.tag.load(Relaxed)
+    }
+
+    #[inline]
+    fn load(&self) -> Entry<A> {
+        let ports = self.ports.load(Relaxed);
+        let misc = self.misc.load(Relaxed);
+        let fd = self.fd.load(Relaxed);
+        Entry {
+            tag: self.tag.load(Relaxed),
+            caddr: A::load(&self.caddr),
+            vaddr: A::load(&self.vaddr),
+            cport: ports as u16,
+            vport: (ports >> 16) as u16,
+            dport: misc as u16,
+            proto: (misc >> 16) as u8,
+            state: (misc >> 24) as u8,
+            flags: fd as u16,
+            dest: (fd >> 16) as u16,
+            daddr: A::load(&self.daddr),
+            timeout: self.timeout.load(Relaxed),
+            last_used: self.last_used.load(Relaxed),
+            tref: self.tref.load(Relaxed),
+        }
+    }
+
+    #[inline]
+    fn store(&self, e: &Entry<A>) {
+        self.tag.store(e.tag, Relaxed);
+        A::store(&self.caddr, e.caddr);
+        A::store(&self.vaddr, e.vaddr);
+        self.ports.store(e.cport as u32 | (e.vport as u32) << 16, Relaxed);
+        self.misc.store(e.dport as u32 | (e.proto as u32) << 16 | (e.state as u32) << 24, Relaxed);
+        self.fd.store(e.flags as u32 | (e.dest as u32) << 16, Relaxed);
+        A::store(&self.daddr, e.daddr);
+        self.timeout.store(e.timeout, Relaxed);
+        self.last_used.store(e.last_used, Relaxed);
+        self.tref.store(e.tref, Relaxed);
+    }
+
+    /// Whether the slot holds the connection (proto, caddr, cport, vaddr,
+    /// vport), reading only the key words.
+    #[inline]
+    fn is(&self, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> bool {
+        self.ports.load(Relaxed) == (cport as u32 | (vport as u32) << 16)
+            && A::load(&self.caddr) == caddr
+            && A::load(&self.vaddr) == vaddr
+            && (self.misc.load(Relaxed) >> 16) as u8 == proto
+    }
+}
+
+/// Slots below this index live in segment 0.
+const SEG0: u32 = 64;
+/// Largest slot count of a shard.
+pub(crate) const MAX_SLOTS: u32 = 1 << 23;
+/// Number of segments: 0, then two per power of two from 64 to 2^22.
+const SEGMENTS: usize = 1 + 2 * 17;
+
+/// Segment and offset of slot `i`: segment 0 holds 0..64, then each power
+/// of two p ≥ 64 is split into [p, 1.5p) and [1.5p, 2p).
+#[inline]
+fn locate(i: u32) -> (usize, usize) {
+    if i < SEG0 {
+        return (0, i as usize);
+    }
+    let l = 31 - i.leading_zeros();
+    let p = 1u32 << l;
+    let half = p >> 1;
+    let base = 2 * (l as usize - 6) + 1;
+    if i < p + half { (base, (i - p) as usize) } else { (base + 1, (i - p - half) as usize) }
+}
+
+/// Number of slots in segment `k`.
+fn segment_len(k: usize) -> usize {
+    if k == 0 { SEG0 as usize } else { 1usize << (6 + (k - 1) / 2 - 1) }
+}
+
+/// The slot count after `n`: the next segment boundary.
+fn next_size(n: u32) -> u32 {
+    if n < SEG0 {
+        return SEG0;
+    }
+    let l = 31 - n.leading_zeros();
+    let p = 1u32 << l;
+    if n < p + (p >> 1) { p + (p >> 1) } else { p << 1 }
+}
+
+/// The first slot of an entry with tag `tag` in a table of `size` slots.
+#[inline]
+fn home(tag: u32, size: u32) -> u32 {
+    (((tag & 0x7fff_ffff) as u64 * size as u64) >> 31) as u32
+}
+
+/// A segment of slots, allocated once and never moved.
+type Segment<A> = OnceLock<Box<[Slot<A>]>>;
+
+/// State kept under a shard's mutex.
+#[derive(Debug)]
+pub(crate) struct Inner<A: Addr> {
+    /// Connections in the slots.
+    pub len: u32,
+    /// Servers the shard's connections point at.
+    pub dests: DestTable,
+    /// Persistence templates hashed to this shard.
+    pub templates: TemplateStore<A>,
+    /// Timer handles of the shard's connections and templates.
+    pub wheel: Wheel,
+    /// Scratch buffer for wheel pops.
+    pub scratch: Vec<u32>,
+}
+
+/// One shard: slots readable without locking, everything else under `inner`.
+#[derive(Debug)]
+pub(crate) struct Shard<A: Addr> {
+    seq: AtomicU32,
+    size: AtomicU32,
+    segs: Box<[Segment<A>]>,
+    /// The tick of the wheel's next event, `u64::MAX` when none.
+    pub next_event: AtomicU64,
+    pub inner: Mutex<Inner<A>>,
+}
+
+/// A reader's view: what a lock-free lookup returns.
+pub(crate) type Found<A> = Option<Entry<A>>;
+
+impl<A: Addr> Shard<A> {
+    /// An empty shard with room for about `capacity` connections before it
+    /// first grows; its wheel starts at tick `now`.
+    pub(crate) fn new(capacity: usize, now: u64) -> Self {
+        let segs: Box<[Segment<A>]> = (0..SEGMENTS).map(|_| OnceLock::new()).collect();
+        let mut size = SEG0;
+        let want = (capacity as u64 * 8 / 7 + 1).min(MAX_SLOTS as u64) as u32;
+        while size < want {
+            size = next_size(size);
+        }
+        let sh = Shard {
+            seq: AtomicU32::new(0),
+            size: AtomicU32::new(size),
+            segs,
+            next_event: AtomicU64::new(u64::MAX),
+            inner: Mutex::new(Inner {
+                len: 0,
+                dests: DestTable::default(),
+                templates: TemplateStore::default(),
+                wheel: Wheel::new(now),
+                scratch: Vec::new(),
+            }),
+        };
+        sh.allocate(size);
+        sh
+    }
+
+    /// Makes sure segments cover `size` slots.
+    fn allocate(&self, size: u32) {
+        let (last, _) = locate(size - 1);
+        for k in 0..=last {
+            self.segs[k].get_or_init(|| (0..segment_len(k)).map(|_| Slot::default()).collect());
+        }
+    }
+
+    #[inline]
+    fn slot(&self, i: u32) -> Option<&Slot<A>> {
+        let (k, off) = locate(i);
+        self.segs.get(k)?.get()?.get(off)
+    }
+
+    /// Current slot count.
+    #[inline]
+    pub(crate) fn size(&self) -> u32 {
+        self.size.load(Relaxed)
+    }
+
+    /// Bytes of slot memory allocated.
+    pub(crate) fn slot_bytes(&self) -> usize {
+        self.segs.iter().filter_map(|s| s.get()).map(|s| s.len() * std::mem::size_of::<Slot<A>>()).sum()
+    }
+
+    /// Walks the probe run of `tag`, calling `f` with each slot index whose
+    /// tag equals it until `f` returns `Some`. `None` also when the run is
+    /// inconsistent (a racing writer), which the caller's sequence check
+    /// catches.
+    #[inline]
+    fn probe<R>(&self, tag: u32, mut f: impl FnMut(u32, &Slot<A>) -> Option<R>) -> Option<R> {
+        let size = self.size();
+        if size == 0 {
+            return None;
+        }
+        let mut i = home(tag, size);
+        let mut d = 0u32;
+        while d < size {
+            let s = self.slot(i)?;
+            let t = s.tag();
+            if t == 0 {
+                return None;
+            }
+            if t == tag {
+                if let Some(r) = f(i, s) {
+                    return Some(r);
+                }
+            } else {
+                let h = home(t, size);
+                let rd = if i >= h { i - h } else { i + size - h };
+                if rd < d {
+                    return None;
+                }
+            }
+            i += 1;
+            if i == size {
+                i = 0;
+            }
+            d += 1;
+        }
+        None
+    }
+
+    /// Looks up a connection without locking (falls back to the lock after
+    /// a few collisions with writers).
+    pub(crate) fn lookup(&self, tag: u32, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Found<A> {
+        for _ in 0..8 {
+            let s1 = self.seq.load(Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let r = self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| s.load()));
+            fence(Acquire);
+            if self.seq.load(Relaxed) == s1 {
+                return r;
+            }
+        }
+        let _g = self.inner.lock();
+        self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| s.load()))
+    }
+
+    /// The earliest due tick (widened against `reference`) among the
+    /// connections tagged `tag`; the caller holds the lock.
+    pub(crate) fn min_due(&self, tag: u32, reference: u64) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        self.probe(tag, |_, s| {
+            let due = super::time::widen(reference, s.last_used.load(Relaxed).wrapping_add(s.timeout.load(Relaxed)));
+            best = Some(best.map_or(due, |b| b.min(due)));
+            None::<()>
+        });
+        best
+    }
+
+    /// Locks the shard for writing.
+    #[inline]
+    pub(crate) fn write(&self) -> Writer<'_, A> {
+        Writer { sh: self, g: self.inner.lock() }
+    }
+}
+
+/// A locked shard: the only way to change slots.
+pub(crate) struct Writer<'a, A: Addr> {
+    sh: &'a Shard<A>,
+    pub g: parking_lot::MutexGuard<'a, Inner<A>>,
+}
+
+impl<A: Addr> Writer<'_, A> {
+    #[inline]
+    fn begin(&self) {
+        let s = self.sh.seq.load(Relaxed);
+        self.sh.seq.store(s.wrapping_add(1), Relaxed);
+        fence(Release);
+    }
+
+    #[inline]
+    fn end(&self) {
+        let s = self.sh.seq.load(Relaxed);
+        self.sh.seq.store(s.wrapping_add(1), Release);
+    }
+
+    /// The slot index of connection (proto, caddr, cport, vaddr, vport).
+    #[inline]
+    pub(crate) fn find(&self, tag: u32, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Option<u32> {
+        self.sh.probe(tag, |i, s| s.is(proto, caddr, cport, vaddr, vport).then_some(i))
+    }
+
+    /// The first slot index in `tag`'s run for which `pred` holds.
+    #[inline]
+    pub(crate) fn find_by(&self, tag: u32, mut pred: impl FnMut(&Entry<A>) -> bool) -> Option<u32> {
+        self.sh.probe(tag, |i, s| pred(&s.load()).then_some(i))
+    }
+
+    /// Every slot index holding tag `tag`.
+    pub(crate) fn all_with_tag(&self, tag: u32, out: &mut Vec<u32>) {
+        out.clear();
+        self.sh.probe(tag, |i, _| {
+            out.push(i);
+            None::<()>
+        });
+    }
+
+    /// The entry in slot `i`.
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> Entry<A> {
+        self.sh.slot(i).map(Slot::load).unwrap_or_default()
+    }
+
+    /// Rewrites the entry in slot `i` (its key must not change).
+    #[inline]
+    pub(crate) fn set(&self, i: u32, e: &Entry<A>) {
+        if let Some(s) = self.sh.slot(i) {
+            self.begin();
+            s.store(e);
+            self.end();
+        }
+    }
+
+    /// Sets only the last-used tick of slot `i`: a single word, so readers
+    /// see the old or the new value and need no sequence change.
+    #[inline]
+    pub(crate) fn touch(&self, i: u32, last_used: u32) {
+        if let Some(s) = self.sh.slot(i) {
+            s.last_used.store(last_used, Relaxed);
+        }
+    }
+
+    /// Inserts `e` (whose key must not be present), growing the shard first
+    /// if it would pass 7/8 full. Returns the slot it landed in, or `None`
+    /// when the shard is at its largest size and full.
+    pub(crate) fn insert(&mut self, e: Entry<A>) -> Option<u32> {
+        let size = self.sh.size();
+        if (self.g.len as u64 + 1) * 8 > size as u64 * 7 {
+            if size >= MAX_SLOTS {
+                return None;
+            }
+            self.grow(next_size(size));
+        }
+        self.begin();
+        let at = self.place(e);
+        self.end();
+        self.g.len += 1;
+        Some(at)
+    }
+
+    /// Robin Hood placement; returns where `e` itself landed.
+    fn place(&self, e: Entry<A>) -> u32 {
+        let size = self.sh.size();
+        let mut cur = e;
+        let mut i = home(cur.tag, size);
+        let mut d = 0u32;
+        let mut landed = None;
+        loop {
+            let Some(s) = self.sh.slot(i) else { return u32::MAX };
+            let t = s.tag();
+            if t == 0 {
+                s.store(&cur);
+                return landed.unwrap_or(i);
+            }
+            let h = home(t, size);
+            let rd = if i >= h { i - h } else { i + size - h };
+            if rd < d {
+                let resident = s.load();
+                s.store(&cur);
+                landed.get_or_insert(i);
+                cur = resident;
+                d = rd;
+            }
+            i += 1;
+            if i == size {
+                i = 0;
+            }
+            d += 1;
+        }
+    }
+
+    /// Rehashes every entry into `size` slots.
+    fn grow(&mut self, size: u32) {
+        self.sh.allocate(size);
+        let old = self.sh.size();
+        let mut all = Vec::with_capacity(self.g.len as usize);
+        self.begin();
+        for i in 0..old {
+            if let Some(s) = self.sh.slot(i) {
+                if s.tag() != 0 {
+                    all.push(s.load());
+                    s.tag.store(0, Relaxed);
+                }
+            }
+        }
+        self.sh.size.store(size, Relaxed);
+        for e in all {
+            self.place(e);
+        }
+        self.end();
+    }
+
+    /// Removes the entry in slot `i` (backward-shift deletion) and returns it.
+    pub(crate) fn remove(&mut self, i: u32) -> Entry<A> {
+        let size = self.sh.size();
+        let removed = self.get(i);
+        self.begin();
+        let mut i = i;
+        loop {
+            let j = if i + 1 == size { 0 } else { i + 1 };
+            let (Some(si), Some(sj)) = (self.sh.slot(i), self.sh.slot(j)) else { break };
+            let t = sj.tag();
+            if t == 0 || home(t, size) == j {
+                si.tag.store(0, Relaxed);
+                break;
+            }
+            si.store(&sj.load());
+            i = j;
+        }
+        self.end();
+        self.g.len -= 1;
+        removed
+    }
+
+    /// Calls `f` with every entry (slot order).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u32, Entry<A>)) {
+        for i in 0..self.sh.size() {
+            if let Some(s) = self.sh.slot(i) {
+                if s.tag() != 0 {
+                    f(i, s.load());
+                }
+            }
+        }
+    }
+
+    /// Publishes the wheel's next event for `poll_timeout`.
+    pub(crate) fn publish_next_event(&self) {
+        let t = self.g.wheel.next_event().unwrap_or(u64::MAX);
+        self.sh.next_event.store(t, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tag: u32, caddr: u32, cport: u16) -> Entry<u32> {
+        Entry { tag: tag | 0x8000_0000, caddr, cport, vaddr: 1, vport: 80, proto: 6, ..Default::default() }
+    }
+
+    #[test]
+    fn segments_cover_sizes() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(63), (0, 63));
+        assert_eq!(locate(64), (1, 0));
+        assert_eq!(locate(95), (1, 31));
+        assert_eq!(locate(96), (2, 0));
+        assert_eq!(locate(127), (2, 31));
+        assert_eq!(locate(128), (3, 0));
+        assert_eq!(locate(192), (4, 0));
+        assert_eq!(locate(MAX_SLOTS - 1).0, SEGMENTS - 1);
+        let mut total = 0;
+        for k in 0..SEGMENTS {
+            total += segment_len(k);
+        }
+        assert_eq!(total, MAX_SLOTS as usize);
+        let sizes: Vec<u32> = std::iter::successors(Some(64u32), |&n| Some(next_size(n))).take(8).collect();
+        assert_eq!(sizes, [64, 96, 128, 192, 256, 384, 512, 768]);
+        // Every slot index maps inside its segment.
+        for i in 0..5000u32 {
+            let (k, off) = locate(i);
+            assert!(off < segment_len(k), "{i}");
+        }
+    }
+
+    #[test]
+    fn insert_find_remove_with_growth() {
+        let sh: Shard<u32> = Shard::new(0, 0);
+        let h = KeyedHash::new(7);
+        let mut w = sh.write();
+        let mut keys = Vec::new();
+        for c in 0..2000u32 {
+            let tag = (u32::hash(&h, 6, c, 1000) as u32) | 0x8000_0000;
+            keys.push((tag, c));
+            assert!(w.find(tag, 6, c, 1000, 1, 80).is_none());
+            let at = w.insert(entry(tag, c, 1000)).unwrap();
+            assert_eq!(w.get(at).caddr, c);
+        }
+        assert_eq!(w.g.len, 2000);
+        assert!(sh.size() >= 2000 * 8 / 7);
+        for &(tag, c) in &keys {
+            let i = w.find(tag, 6, c, 1000, 1, 80).expect("present");
+            assert_eq!(w.get(i).caddr, c);
+        }
+        for &(tag, c) in keys.iter().step_by(2) {
+            let i = w.find(tag, 6, c, 1000, 1, 80).unwrap();
+            assert_eq!(w.remove(i).caddr, c);
+        }
+        for (n, &(tag, c)) in keys.iter().enumerate() {
+            assert_eq!(w.find(tag, 6, c, 1000, 1, 80).is_some(), n % 2 == 1, "{c}");
+        }
+        drop(w);
+        for (n, &(tag, c)) in keys.iter().enumerate() {
+            assert_eq!(sh.lookup(tag, 6, c, 1000, 1, 80).is_some(), n % 2 == 1);
+        }
+    }
+
+    #[test]
+    fn colliding_tags_share_a_run() {
+        // Same tag (same client endpoint) to different virtual services.
+        let sh: Shard<u32> = Shard::new(0, 0);
+        let mut w = sh.write();
+        for v in 0..10u32 {
+            let mut e = entry(5, 9, 9);
+            e.vaddr = v;
+            w.insert(e).unwrap();
+        }
+        let mut all = Vec::new();
+        w.all_with_tag(5 | 0x8000_0000, &mut all);
+        assert_eq!(all.len(), 10);
+        for v in 0..10u32 {
+            assert!(w.find(5 | 0x8000_0000, 6, 9, 9, v, 80).is_some());
+        }
+        let i = w.find(5 | 0x8000_0000, 6, 9, 9, 3, 80).unwrap();
+        w.remove(i);
+        assert!(w.find(5 | 0x8000_0000, 6, 9, 9, 3, 80).is_none());
+        w.all_with_tag(5 | 0x8000_0000, &mut all);
+        assert_eq!(all.len(), 9);
+    }
+
+    #[test]
+    fn concurrent_readers_see_consistent_entries() {
+        use std::sync::Arc;
+        let sh: Arc<Shard<u32>> = Arc::new(Shard::new(0, 0));
+        let h = KeyedHash::new(3);
+        let tag = move |c: u32| (u32::hash(&h, 6, c, 7) as u32) | 0x8000_0000;
+        // Keys 0..100 stay; 1000.. churn (inserted and removed, forcing growth).
+        {
+            let mut w = sh.write();
+            for c in 0..100 {
+                let mut e = entry(tag(c), c, 7);
+                e.daddr = c * 3;
+                w.insert(e).unwrap();
+            }
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let sh = Arc::clone(&sh);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Relaxed) {
+                    for c in 0..100 {
+                        let e = sh.lookup(tag(c), 6, c, 7, 1, 80).expect("stable key present");
+                        assert_eq!(e.daddr, c * 3);
+                        n += 1;
+                    }
+                }
+                n
+            })
+        };
+        for round in 0..50u32 {
+            let mut w = sh.write();
+            for c in 1000 + round * 100..1100 + round * 100 {
+                w.insert(entry(tag(c), c, 7)).unwrap();
+            }
+            for c in 1000 + round * 100..1050 + round * 100 {
+                let i = w.find(tag(c), 6, c, 7, 1, 80).unwrap();
+                w.remove(i);
+            }
+        }
+        stop.store(true, Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    }
+}

@@ -1,0 +1,84 @@
+//! Time as the connection table counts it: jiffies at Debian's HZ of 250
+//! (4 ms ticks) since the table's creation.
+//!
+//! The kernel keeps every connection timeout in jiffies, restarts a
+//! connection's timer at `jiffies + timeout` on each packet, and
+//! `/proc/net/ip_vs_conn` shows the remaining time as whole seconds rounded
+//! down. Counting the same ticks keeps those numbers identical. Entries
+//! store ticks as `u32` and compare them by wrapping difference, as the
+//! kernel's `time_after` does, which bounds every timeout to 2^31 ticks
+//! (`INT_MAX / HZ` seconds, the limit `ip_vs_set_timeout` enforces).
+
+use std::time::{Duration, Instant};
+
+/// Ticks per second (Debian's `CONFIG_HZ`).
+pub const HZ: u32 = 250;
+
+/// Nanoseconds per tick.
+const TICK_NS: u128 = 1_000_000_000 / HZ as u128;
+
+/// Converts between `Instant`s and ticks since an epoch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    epoch: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new(epoch: Instant) -> Self {
+        Clock { epoch }
+    }
+
+    /// Whole ticks elapsed at `now` (0 before the epoch).
+    #[inline]
+    pub(crate) fn tick(&self, now: Instant) -> u64 {
+        let d = now.saturating_duration_since(self.epoch);
+        (d.as_nanos() / TICK_NS) as u64
+    }
+
+    /// The instant tick `t` starts.
+    #[inline]
+    pub(crate) fn instant(&self, t: u64) -> Instant {
+        self.epoch + Duration::from_nanos(t.saturating_mul(TICK_NS as u64))
+    }
+}
+
+/// The absolute tick a stored `u32` tick stands for, read relative to
+/// `reference` (within ±2^31 ticks of it).
+#[inline]
+pub(crate) fn widen(reference: u64, t: u32) -> u64 {
+    let diff = t.wrapping_sub(reference as u32) as i32 as i64;
+    (reference as i64).wrapping_add(diff).max(0) as u64
+}
+
+/// Seconds left until `due` at tick `now`, rounded down and never negative
+/// (`jiffies_delta_to_msecs(expires - jiffies) / 1000`).
+#[inline]
+pub(crate) fn secs_left(due: u64, now: u64) -> u32 {
+    let ticks = due.saturating_sub(now);
+    (ticks.saturating_mul(1000 / HZ as u64) / 1000).min(u32::MAX as u64) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_and_widening() {
+        let t0 = Instant::now();
+        let c = Clock::new(t0);
+        assert_eq!(c.tick(t0), 0);
+        assert_eq!(c.tick(t0 + Duration::from_millis(3)), 0);
+        assert_eq!(c.tick(t0 + Duration::from_millis(4)), 1);
+        assert_eq!(c.tick(t0 + Duration::from_secs(900)), 225_000);
+        assert_eq!(c.instant(250), t0 + Duration::from_secs(1));
+        assert_eq!(widen(1000, 1500), 1500);
+        assert_eq!(widen(1000, 500), 500);
+        let big = (1u64 << 32) + 10;
+        assert_eq!(widen(big, 5), big - 5);
+        assert_eq!(widen(big, 20), big + 10);
+        assert_eq!(widen(big - 20, 5), big - 5);
+        assert_eq!(secs_left(1000, 0), 4);
+        assert_eq!(secs_left(999, 0), 3);
+        assert_eq!(secs_left(5, 10), 0);
+    }
+}
