@@ -18,7 +18,11 @@
 //!
 //! A reply ([`Direction::Output`]) only finds its connection (by client and
 //! server endpoint for masquerading, by client and virtual endpoint
-//! otherwise), moves its state and restarts its timer.
+//! otherwise), moves its state and restarts its timer. Should two
+//! connections share both endpoints (one client port reaching one server
+//! port through two virtual ports of a firewall-mark service, which the
+//! server itself could not tell apart), the kernel picks the newer and this
+//! table either one.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -293,11 +297,11 @@ impl ConnTable {
             };
             let mut e =
                 new_entry::<A>(tag, proto, caddr, cport, vaddr, vport, plan.dport, &plan.dest, di, plan.tref, n);
-            plan.dest.conn_bound(false);
+            plan.dest.bind_conn(false);
             let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, &sys);
             e.last_used = n as u32;
             if w.insert(e).is_none() {
-                plan.dest.conn_unbound(e.flags & flag::INACTIVE == 0);
+                plan.dest.unbind_conn(e.flags & flag::INACTIVE == 0);
                 w.g.dests.release(di);
                 drop(w);
                 self.count.fetch_sub(1, Relaxed);
@@ -455,9 +459,9 @@ impl ConnTable {
             plan.tref,
             n,
         );
-        plan.dest.conn_bound(false);
+        plan.dest.bind_conn(false);
         let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, sys);
-        plan.dest.conn_unbound(e.flags & flag::INACTIVE == 0);
+        plan.dest.unbind_conn(e.flags & flag::INACTIVE == 0);
         if assure {
             self.assure_template::<A>(plan.tref);
         }
@@ -492,10 +496,10 @@ impl ConnTable {
             let was_active = e.flags & flag::INACTIVE == 0;
             let active = is_active(protocol, new);
             if was_active && !active {
-                d.conn_deactivated();
+                d.deactivate_conn();
                 e.flags |= flag::INACTIVE;
             } else if !was_active && active {
-                d.conn_activated();
+                d.activate_conn();
                 e.flags &= !flag::INACTIVE;
             }
             assure = is_established(protocol, new);
@@ -639,7 +643,7 @@ impl ConnTable {
                     self.count.fetch_sub(1, Relaxed);
                     return Err(Verdict::Drop(DropReason::TableFull { limit: self.max_entries }));
                 };
-                dest.template_bound(1);
+                dest.bind_template();
                 self.templates.fetch_add(1, Relaxed);
                 let generation = tw.g.templates.get(ti).map_or(0, |tp| tp.generation);
                 tw.g.wheel.insert(template_item(ti, generation), n + timeout as u64);

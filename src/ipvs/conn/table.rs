@@ -406,7 +406,7 @@ impl ConnTable {
             }
             if gone {
                 if let Some(tp) = w.g.templates.remove(idx) {
-                    tp.dest.template_bound(-1);
+                    tp.dest.unbind_template();
                     self.count.fetch_sub(1, Relaxed);
                     self.templates.fetch_sub(1, Relaxed);
                     out.templates += 1;
@@ -454,7 +454,7 @@ impl ConnTable {
     pub(crate) fn remove_conn<A: Addr>(&self, w: &mut Writer<'_, A>, i: u32) -> Entry<A> {
         let e = w.remove(i);
         if let Some(d) = w.g.dests.get(e.dest) {
-            d.conn_unbound(e.flags & flag::INACTIVE == 0);
+            d.unbind_conn(e.flags & flag::INACTIVE == 0);
         }
         w.g.dests.release(e.dest);
         self.count.fetch_sub(1, Relaxed);
@@ -535,7 +535,7 @@ impl ConnTable {
             let doomed: Vec<u32> = w.g.templates.iter().filter(|(_, tp)| pred(&tp.dest)).map(|(i, _)| i).collect();
             for idx in doomed {
                 if let Some(tp) = w.g.templates.remove(idx) {
-                    tp.dest.template_bound(-1);
+                    tp.dest.unbind_template();
                     self.count.fetch_sub(1, Relaxed);
                     self.templates.fetch_sub(1, Relaxed);
                     out.templates += 1;
