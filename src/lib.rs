@@ -8,7 +8,7 @@
 //!
 //! | module | what it gives you |
 //! |---|---|
-//! | [`ipvs`] | the LVS model: virtual services, real servers, and the fourteen kernel schedulers ([`ipvs::sched`]) choosing exactly what the kernel would |
+//! | [`ipvs`] | the LVS model: virtual services, real servers, the fourteen kernel schedulers ([`ipvs::sched`]) choosing exactly what the kernel would, and the connection table ([`ipvs::conn`]) with the kernel's protocol states, timeouts, persistence templates and server counts |
 //! | [`wire`] | zero-copy codecs: VRRPv2/v3 adverts, gratuitous ARP, unsolicited NA, checksums, pcap |
 //! | [`backend`] | the kernel side: `IpvsBackend` and `AddressBackend`, in-memory backends that answer like the kernel, (feature `netlink`) the real IPVS over generic netlink and VIPs over rtnetlink, and (feature `raw-socket`) VRRP on real sockets with its event loop |
 //! | [`config`] | `keepalived.conf` read as keepalived 2.2.7 reads it, with located diagnostics, into a typed configuration |

@@ -32,7 +32,7 @@ impl Clock {
     #[inline]
     pub(crate) fn tick(&self, now: Instant) -> u64 {
         let d = now.saturating_duration_since(self.epoch);
-        (d.as_nanos() / TICK_NS) as u64
+        d.as_secs() * HZ as u64 + (d.subsec_nanos() as u64 / TICK_NS as u64)
     }
 
     /// The instant tick `t` starts.
