@@ -51,7 +51,8 @@ impl Rng {
 }
 
 fn service() -> Service {
-    let mut svc = Service::new(ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, IpAddr::V4(VIP), 80), "rr"), 0).unwrap();
+    let mut svc =
+        Service::new(ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, IpAddr::V4(VIP), 80), "rr"), 0).unwrap();
     for k in 0..8u8 {
         svc.add_dest(DestConfig::masq(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + k)), 8080)).unwrap();
     }
@@ -146,7 +147,8 @@ fn bench(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let mut svc = service();
-                        let table = ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
+                        let table =
+                            ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
                         let start = Instant::now();
                         for i in 0..n {
                             table.process(&mut svc, &Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
@@ -274,7 +276,8 @@ fn bench(c: &mut Criterion) {
                 b.iter_batched(
                     || {
                         let mut svc = service();
-                        let table = ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
+                        let table =
+                            ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
                         for i in 0..n {
                             table.process(&mut svc, &Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
                         }
