@@ -33,12 +33,12 @@
 //!   their start rather than their end; HTTP_GET checks one URL per probe
 //!   and, once a URL failed, waits `max(delay_before_retry, delay_loop)`.
 //!
-//! Memory: 432 bytes per checker (its resolved settings included; URL
+//! Memory: 448 bytes per checker (its resolved settings included; URL
 //! lists, scripts and payloads are shared through `Arc`s), 80 bytes per
-//! real server, and 24 bytes per timer entry, of which a checker has one or
-//! two pending (the next launch, and while a probe is out a guard for its
-//! overdue result). Timer operations are O(log n) in the number of
-//! checkers; `benches/check.rs` measures a whole probe cycle (about a
+//! real server, and 24 bytes per timer entry, of which a checker has at
+//! most one pending (its next launch; overdue results are found by a sweep
+//! over the probes out, about once per probe budget). Timer operations are
+//! O(log n) in the number of checkers; `benches/check.rs` measures a whole probe cycle (about a
 //! microsecond with 10 000 checkers).
 
 use std::cmp::Reverse;
@@ -388,6 +388,8 @@ struct CheckerState {
     epoch: u32,
     seq: u32,
     in_flight: bool,
+    /// While a probe is out: when its result is overdue.
+    guard_at: Instant,
     /// The next timer is a retry (SMTP: no fresh retries).
     retry_pending: bool,
     url_it: usize,
@@ -460,6 +462,11 @@ pub struct HealthChecker {
     rs_init_notifies: bool,
     /// Virtual servers whose pool changed since the last flush.
     dirty: Vec<u32>,
+    /// Probes out.
+    out: usize,
+    /// When to look for overdue results (the earliest guard of the probes
+    /// out when it was set).
+    sweep_at: Option<Instant>,
 }
 
 impl HealthChecker {
@@ -490,6 +497,8 @@ impl HealthChecker {
             adjustments: Vec::new(),
             rs_init_notifies,
             dirty: Vec::new(),
+            out: 0,
+            sweep_at: None,
         };
         for vs in vss {
             hc.add_vs(vs, now)?;
@@ -636,6 +645,7 @@ impl HealthChecker {
             epoch: 0,
             seq: 0,
             in_flight: false,
+            guard_at: now,
             retry_pending: false,
             url_it: 0,
             failed_url: None,
@@ -703,7 +713,11 @@ impl HealthChecker {
     /// anything is pending. It may be early (after a result made a timer
     /// obsolete); an early call does nothing.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        match (t, self.sweep_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next probe to carry out.
@@ -724,30 +738,48 @@ impl HealthChecker {
     /// Runs the timers due at `now`: launches probes, and fails probes whose
     /// result is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.sweep_at.is_some_and(|t| t <= now) {
+            self.sweep(now);
+        }
         while let Some(&Reverse((at, c, epoch))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
             let c = c as usize;
-            if self.checkers[c].epoch != epoch {
-                continue;
-            }
-            if self.checkers[c].in_flight {
-                // The runner never answered: treat it as a failure so the
-                // checker keeps its rhythm.
-                let seq = self.checkers[c].seq;
-                let id = ProbeId(((c as u64) << 32) | u64::from(seq));
-                let _ = self.handle_result(
-                    id,
-                    ProbeResult::Failure(Failure::Aborted { reason: "no result from the runner" }),
-                    now,
-                );
+            if self.checkers[c].epoch != epoch || self.checkers[c].in_flight {
                 continue;
             }
             self.launch(c, at, now);
         }
         self.flush_dirty();
+    }
+
+    /// Fails the probes whose result is overdue (a runner that lost them),
+    /// so their checkers keep their rhythm, and sets the next sweep. One
+    /// pass over the checkers, about once per probe budget.
+    fn sweep(&mut self, now: Instant) {
+        self.sweep_at = None;
+        let mut overdue = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (c, st) in self.checkers.iter().enumerate() {
+            if !st.in_flight {
+                continue;
+            }
+            if st.guard_at <= now {
+                overdue.push(ProbeId(((c as u64) << 32) | u64::from(st.seq)));
+            } else {
+                next = Some(next.map_or(st.guard_at, |n| n.min(st.guard_at)));
+            }
+        }
+        self.sweep_at = next;
+        for id in overdue {
+            let _ = self.handle_result(
+                id,
+                ProbeResult::Failure(Failure::Aborted { reason: "no result from the runner" }),
+                now,
+            );
+        }
     }
 
     /// Launches checker `c`'s probe, due at `at`, at `now`.
@@ -800,10 +832,15 @@ impl HealthChecker {
             Template::File(f) => (ProbeSpec::File(Arc::clone(f)), Duration::from_secs(1), RESULT_GRACE),
         };
         let deadline = now + budget;
+        // The result is overdue after the deadline plus a grace period.
+        st.guard_at = deadline + grace;
+        let guard = st.guard_at;
         let probe = Probe { id, target: st.cfg.target.clone(), spec, step_timeout: to, deadline };
         self.probes.push_back(probe);
-        // Guard timer: the result is overdue after the deadline plus grace.
-        self.schedule(c, deadline + grace, false);
+        self.out += 1;
+        if self.sweep_at.is_none_or(|t| guard < t) {
+            self.sweep_at = Some(guard);
+        }
     }
 
     /// Feeds the result of probe `id`, observed at `now`. A result for a
@@ -816,6 +853,10 @@ impl HealthChecker {
             _ => return Err(CheckError::UnknownProbe { id: id.to_string() }),
         }
         self.checkers[c].in_flight = false;
+        self.out -= 1;
+        if self.out == 0 {
+            self.sweep_at = None;
+        }
         // Schedule from where the probe would have ended had it started on
         // time (see `launch`).
         let now = now.checked_sub(self.checkers[c].late).unwrap_or(now);
@@ -1353,6 +1394,7 @@ impl HealthChecker {
     /// down and the quorum lost. Pending probes are dropped.
     pub fn shutdown(&mut self) -> Vec<DesiredService> {
         self.timers.clear();
+        self.sweep_at = None;
         self.probes.clear();
         for v in 0..self.vss.len() {
             let omega = self.vss[v].omega;
@@ -1543,6 +1585,6 @@ mod size_tests {
         let r = std::mem::size_of::<RsState>();
         let t = std::mem::size_of::<Reverse<(Instant, u32, u32)>>();
         eprintln!("CheckerState {c} B, RsState {r} B, timer {t} B");
-        assert!(c <= 432 && r <= 80 && t <= 24, "{c} {r} {t}");
+        assert!(c <= 448 && r <= 80 && t <= 24, "{c} {r} {t}");
     }
 }

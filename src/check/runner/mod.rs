@@ -177,6 +177,11 @@ pub struct Runner {
     /// Per slot, bumped each time a task takes it, so that timers of
     /// earlier tasks in the same slot are dropped when they come up.
     generation: Vec<u32>,
+    /// Tasks started since the last I/O turn, and their earliest due time:
+    /// they join the timer heap only if they outlive that turn (most probes
+    /// of a nearby server do not).
+    fresh: Vec<(usize, u32)>,
+    fresh_due: Option<Instant>,
     results: VecDeque<(ProbeId, ProbeResult)>,
     script_results: VecDeque<(ScriptToken, ScriptExit)>,
     tls: Arc<rustls::ClientConfig>,
@@ -227,6 +232,8 @@ impl Runner {
             queue: VecDeque::new(),
             timers: BinaryHeap::new(),
             generation: Vec::new(),
+            fresh: Vec::new(),
+            fresh_due: None,
             results: VecDeque::new(),
             script_results: VecDeque::new(),
             tls,
@@ -289,7 +296,11 @@ impl Runner {
 
     /// The earliest time the runner has something to do without I/O.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
+        match (t, self.fresh_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn alloc(&mut self) -> usize {
@@ -378,7 +389,8 @@ impl Runner {
         let due = task.due();
         self.slots[slot] = Some(task);
         self.in_flight += 1;
-        self.timers.push(Reverse((due, slot, self.generation[slot])));
+        self.fresh.push((slot, self.generation[slot]));
+        self.fresh_due = Some(self.fresh_due.map_or(due, |d| d.min(due)));
         // Some work can go on before any event (a connect that succeeded
         // at once, a datagram already sent).
         self.drive(slot, now, None);
@@ -550,6 +562,14 @@ impl Runner {
                 }
             }
         }
+        for (slot, generation) in self.fresh.drain(..) {
+            if self.generation[slot] == generation {
+                if let Some(t) = &self.slots[slot] {
+                    self.timers.push(Reverse((t.due(), slot, generation)));
+                }
+            }
+        }
+        self.fresh_due = None;
         self.expire(now);
         self.free.append(&mut self.freed_in_batch);
         self.start_queued(now);
