@@ -38,8 +38,8 @@
 //! real server, and 24 bytes per timer entry, of which a checker has at
 //! most one pending (its next launch; overdue results are found by a sweep
 //! over the probes out, about once per probe budget). Timer operations are
-//! O(log n) in the number of checkers; `benches/check.rs` measures a whole probe cycle (about a
-//! microsecond with 10 000 checkers).
+//! O(log n) in the number of checkers; `benches/check.rs` measures a whole probe cycle
+//! (launch, result, reschedule: about 0.1 µs with 10 000 checkers).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
