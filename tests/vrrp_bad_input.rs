@@ -55,6 +55,51 @@ fn flood(lab: &Lab, args: &[&str]) -> HashMap<String, u64> {
         .collect()
 }
 
+/// Every packet a router's driver received is counted exactly once: cut
+/// (`rx_truncated`), too short for a VRID (`rx_short`), for no instance of
+/// it (`rx_unknown_vrid`), or handed to its instance, which either accepts
+/// it (`advert_rcvd`) or rejects it under one keepalived counter. Packets
+/// the kernel drops on a full socket never reach `rx_packets`; they are
+/// counted by the kernel (`/proc/net/raw{,6}`, see [`socket_drops`]).
+fn assert_every_packet_counted(r: &Vrrpd, name: &str, when: &str) {
+    let d = r.driver_stats();
+    let s = r.stats(name);
+    let errors: u64 = [
+        "packet_len_err",
+        "advert_interval_err",
+        "ip_ttl_err",
+        "invalid_type_rcvd",
+        "addr_list_err",
+        "invalid_authtype",
+        "authtype_mismatch",
+        "auth_failure",
+        "chk_err",
+        "vers_err",
+        "vrid_err",
+        "unicast_src_err",
+    ]
+    .iter()
+    .map(|k| s[*k])
+    .sum();
+    let accounted = d["rx_truncated"] + d["rx_short"] + d["rx_unknown_vrid"] + s["advert_rcvd"] + errors;
+    eprintln!("{when} {name}: rx_packets {}, accounted {accounted} ({d:?})", d["rx_packets"]);
+    assert_eq!(
+        d["rx_packets"], accounted,
+        "{when} {name}: packets not counted exactly once\ndriver {d:?}\ninstance {s:?}"
+    );
+}
+
+/// The kernel's drop counters of the raw sockets in host `h`'s namespace.
+fn socket_drops(lab: &Lab, h: usize) -> u64 {
+    ["/proc/net/raw", "/proc/net/raw6"]
+        .iter()
+        .map(|f| {
+            let text = lab.exec(h, &["cat", f]);
+            text.lines().skip(1).filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok()).sum::<u64>()
+        })
+        .sum()
+}
+
 /// Asks every router for its counters (SIGUSR2) and waits for them.
 fn snapshot(rs: &[&Vrrpd]) {
     let before: Vec<usize> = rs.iter().map(|r| r.log_text().matches("driver stats").count()).collect();
@@ -112,6 +157,11 @@ fn floods_are_counted_and_change_nothing() {
     assert_eq!(d[0]["rx_unknown_vrid"], n("v2_vrid") + n("v3_ttl") + n("v3_checksum") + n("v3_version"), "{:?}", d[0]);
     assert_eq!(d[1]["rx_unknown_vrid"], v2_all, "{:?}", d[1]);
     assert_eq!(d[2]["rx_short"], n("v6_short"), "{:?}", d[2]);
+    for rs in [&masters, &backups] {
+        for (r, i) in rs.iter().zip(INSTS) {
+            assert_every_packet_counted(r, i.name, "steady");
+        }
+    }
 
     // Full speed with random bytes, 3 s.
     let t0 = lab::epoch_now();
@@ -127,9 +177,23 @@ fn floods_are_counted_and_change_nothing() {
     }
     for b in &backups {
         assert_eq!(b.entered("MASTER"), 0, "a backup changed state:\n{}", b.log_text());
+        assert_eq!(b.entered("BACKUP"), 1, "a backup changed state:\n{}", b.log_text());
+    }
+    for r in &all {
+        assert_eq!(r.entered("FAULT"), 0, "a router went to FAULT:\n{}", r.log_text());
     }
     let a = masters[0].stats("VI_52");
     assert!(a["auth_failure"] > n("v2_auth"), "full-speed packets not counted: {a:?}");
+    for rs in [&masters, &backups] {
+        for (r, i) in rs.iter().zip(INSTS) {
+            assert_every_packet_counted(r, i.name, "full speed");
+        }
+    }
+    eprintln!(
+        "kernel socket drops at full speed: h1 {}, h2 {} (never reach rx_packets)",
+        socket_drops(&lab, 1),
+        socket_drops(&lab, 2)
+    );
 
     // The masters never stopped advertising on time.
     let frames = lab::read_pcap(&cap.path);

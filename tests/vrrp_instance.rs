@@ -395,6 +395,42 @@ fn link_down_faults_a_master_with_priority_zero_twice() {
 }
 
 #[test]
+fn losing_the_interface_address_as_master_sends_priority_0_from_it() {
+    // keepalived 2.2.7 (netlink_if_address_filter, core/keepalived_netlink.c)
+    // downs the instance before forgetting the deleted address: the
+    // priority 0 advert still carries it, then FAULT; the address back:
+    // BACKUP, master again by preemption.
+    let t0 = Instant::now();
+    let (mut vi, tm) = master(t0);
+    vi.handle_input(tm, Input::InterfaceAddress(None));
+    let (a, tx, ev) = drain(&mut vi);
+    assert_eq!(vi.state(), State::Fault);
+    assert_eq!(vi.fault(), Some(&FaultReason::NoSourceAddress));
+    let zeros: Vec<_> = tx
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Advert(a) if a.priority == 0 => Some(a.src),
+            _ => None,
+        })
+        .collect();
+    assert!(!zeros.is_empty(), "{tx:?}");
+    assert!(zeros.iter().all(|&s| s == ME), "{zeros:?}");
+    assert_eq!(vi.stats().pri_zero_sent, 1);
+    assert_eq!(a, vec![Action::RemoveAddress(VirtualAddress::from(IpAddr::V4(VIP)))]);
+    assert!(matches!(ev[0], Event::StateChanged { from: State::Master, to: State::Fault, .. }));
+    assert_eq!(vi.source_addr(), None);
+    // In FAULT without an address nothing more is sent.
+    assert_eq!(vi.poll_timeout(), None);
+    vi.handle_input(tm, Input::InterfaceAddress(Some(ME)));
+    assert_eq!(vi.state(), State::Backup);
+    let t = vi.poll_timeout().unwrap();
+    vi.handle_timeout(t);
+    assert_eq!(vi.state(), State::Master);
+    let (_, tx, _) = drain(&mut vi);
+    assert!(tx.iter().any(|t| matches!(t, Transmit::Advert(a) if a.priority == 150 && a.src == ME)), "{tx:?}");
+}
+
+#[test]
 fn no_accept_blocks_traffic_to_the_vips_while_master() {
     let t0 = Instant::now();
     let mut vi = start(cfg(150).accept(false), t0);
@@ -487,6 +523,31 @@ fn unicast_old_checksum_and_source_check() {
     // Multicast to a unicast instance.
     let mc = emit(&repr, PEER, GROUP);
     rejected(&mut strict, t0, meta(), &mc, Discard::Cast { multicast: true });
+}
+
+#[test]
+fn ipv6_unicast_adverts_carry_hop_limit_255_unless_unicast_ttl() {
+    // RFC 5798 §5.1.2.3 (keepalived 2.2.7 leaves the kernel's 64 here: a
+    // deliberate difference); `unicast_ttl` still overrides it.
+    let t0 = Instant::now();
+    let ll: IpAddr = "fe80::c0ff:fe00:20b".parse().unwrap();
+    let peer: IpAddr = "fe80::c0ff:fe00:20c".parse().unwrap();
+    for (ttl, want) in [(None, 255), (Some(7), 7)] {
+        let mut config = InstanceConfig::new("VI_6", 58)
+            .interface("eth0")
+            .priority(150)
+            .vip(VirtualAddress::from(IpAddr::V6("2001:db8::101".parse().unwrap())))
+            .unicast_peer(UnicastPeer { addr: peer, min_ttl: 0, max_ttl: 255 });
+        config.unicast_ttl = ttl;
+        let mut vi = VrrpInstance::new(config).unwrap();
+        vi.handle_input(t0, Input::InterfaceAddress(Some(ll)));
+        vi.handle_input(t0, Input::Startup);
+        let t = vi.poll_timeout().unwrap();
+        vi.handle_timeout(t);
+        let (_, tx, _) = drain(&mut vi);
+        let Some(Transmit::Advert(a)) = tx.iter().find(|t| matches!(t, Transmit::Advert(_))) else { panic!("{tx:?}") };
+        assert_eq!((a.dst, a.unicast, a.hop_limit), (peer, true, Some(want)), "unicast_ttl {ttl:?}");
+    }
 }
 
 #[test]

@@ -8,11 +8,20 @@
 //!    goes to BACKUP and, its Skew_Time being the shortest, is master
 //!    again within Skew_Time + 20 ms with the VIP restored; keepalived never
 //!    takes over.
-//! 2. h1's interface is set down (`ip link set eth0 down`): FAULT, the
+//! 2. Someone deletes h1's primary address 192.0.2.11 (the adverts'
+//!    source; the kernel drops the VIP, a secondary of the same subnet,
+//!    with it): as keepalived's `netlink_if_address_filter` does, lvskit
+//!    sends a priority 0 advert still from 192.0.2.11 and goes to FAULT
+//!    (no source address); keepalived takes over within 20 ms after its
+//!    Skew_Time from that advert. The address added back: lvskit leaves
+//!    FAULT and preempts, keepalived yields.
+//! 3. h1's interface is set down (`ip link set eth0 down`): FAULT, the
 //!    VIP goes, keepalived takes over; set up again: lvskit preempts.
-//! 3. h1's interface is deleted: FAULT, keepalived takes over; the
+//! 4. h1's interface is deleted: FAULT, keepalived takes over; the
 //!    interface is created again (a new index): lvskit opens new sockets,
 //!    hears keepalived, and preempts.
+//! 5. SIGINT: lvskit's priority 0 advert, the VIP removed, a clean exit;
+//!    keepalived takes over within its Skew_Time + 20 ms.
 
 mod lab;
 
@@ -85,20 +94,56 @@ fn vip_and_interface_loss_recover() {
     assert_eq!(ka.entered("MASTER"), 0, "keepalived took over:\n{}", ka.log_text());
     assert!(!lab.has_addr(2, VIP));
 
-    // 2. Interface administratively down, then up.
-    lab.exec(1, &["ip", "link", "set", "eth0", "down"]);
+    // 2. The primary address deleted behind lvskit's back.
+    let t_del = lab::epoch_now();
+    lab.exec(1, &["ip", "addr", "del", "192.0.2.11/24", "dev", "eth0"]);
     wait_for(timeout, "lvskit FAULT", || lv.entered("FAULT") == 1);
     wait_for(timeout, "keepalived to take over", || ka.entered("MASTER") == 1 && lab.has_addr(2, VIP));
     assert!(!lab.has_addr(1, VIP));
-    lab.exec(1, &["ip", "link", "set", "eth0", "up"]);
+    assert!(!lab.has_addr(1, "192.0.2.11"));
+    wait_for(Duration::from_secs(2), "the adverts in the capture", || {
+        let f = lab::read_pcap(&cap.path);
+        let zero = f.iter().position(|f| f.t >= t_del && f.advert_from(1) == Some(0));
+        zero.is_some_and(|z| f[z..].iter().any(|f| f.advert_from(2) == Some(100)))
+    });
+    let f = lab::read_pcap(&cap.path);
+    let zero = f.iter().find(|f| f.t >= t_del && f.advert_from(1) == Some(0)).unwrap();
+    let src = match &zero.line {
+        Some(lvskit::wire::inspect::Line::Advert { src, .. }) => *src,
+        other => panic!("not an advert: {other:?}"),
+    };
+    assert_eq!(src.to_string(), "192.0.2.11", "the priority 0 advert leaves from the deleted address");
+    let ka_first = f.iter().find(|x| x.t > zero.t && x.advert_from(2) == Some(100)).unwrap().t;
+    let ka_skew = skew(3, 0.1, 100);
+    eprintln!(
+        "primary address deleted: priority 0 from 192.0.2.11, keepalived master {:.1} ms later (its skew {:.1} ms)",
+        (ka_first - zero.t) * 1e3,
+        ka_skew * 1e3
+    );
+    assert!(ka_first - zero.t <= ka_skew + 0.020, "keepalived took {:.1} ms", (ka_first - zero.t) * 1e3);
+    // FAULT: silent, and it stays so while the address is missing.
+    std::thread::sleep(Duration::from_millis(500));
+    let since = lab::epoch_now() - 0.4;
+    assert!(!lab::read_pcap(&cap.path).iter().any(|f| f.t >= since && f.advert_from(1).is_some()));
+    assert_eq!(lv.entered("MASTER"), 2);
+    lab.exec(1, &["ip", "addr", "add", "192.0.2.11/24", "dev", "eth0"]);
     wait_for(timeout, "lvskit to preempt", || lv.entered("MASTER") == 3 && lab.has_addr(1, VIP));
     wait_for(timeout, "keepalived to yield", || !lab.has_addr(2, VIP));
 
-    // 3. Interface deleted (the veth pair goes), then created again.
-    lab.exec(1, &["ip", "link", "del", "eth0"]);
+    // 3. Interface administratively down, then up.
+    lab.exec(1, &["ip", "link", "set", "eth0", "down"]);
     wait_for(timeout, "lvskit FAULT", || lv.entered("FAULT") == 2);
-    assert!(lv.log_text().contains("Interface eth0 deleted"), "{}", lv.log_text());
     wait_for(timeout, "keepalived to take over", || ka.entered("MASTER") == 2 && lab.has_addr(2, VIP));
+    assert!(!lab.has_addr(1, VIP));
+    lab.exec(1, &["ip", "link", "set", "eth0", "up"]);
+    wait_for(timeout, "lvskit to preempt", || lv.entered("MASTER") == 4 && lab.has_addr(1, VIP));
+    wait_for(timeout, "keepalived to yield", || !lab.has_addr(2, VIP));
+
+    // 4. Interface deleted (the veth pair goes), then created again.
+    lab.exec(1, &["ip", "link", "del", "eth0"]);
+    wait_for(timeout, "lvskit FAULT", || lv.entered("FAULT") == 3);
+    assert!(lv.log_text().contains("Interface eth0 deleted"), "{}", lv.log_text());
+    wait_for(timeout, "keepalived to take over", || ka.entered("MASTER") == 3 && lab.has_addr(2, VIP));
     let sw = lab.sw();
     let h1 = lab.ns(1);
     for cmd in [
@@ -126,13 +171,29 @@ fn vip_and_interface_loss_recover() {
         lab::run(Command::new(cmd[0]).args(&cmd[1..]));
     }
     wait_for(timeout, "lvskit to reopen its sockets", || lv.log_text().contains("Interface eth0 created again"));
-    wait_for(timeout, "lvskit to preempt", || lv.entered("MASTER") == 4 && lab.has_addr(1, VIP));
+    wait_for(timeout, "lvskit to preempt", || lv.entered("MASTER") == 5 && lab.has_addr(1, VIP));
     wait_for(timeout, "keepalived to yield", || !lab.has_addr(2, VIP));
 
-    lv.terminate();
+    // 5. SIGINT (Ctrl-C) stops it as cleanly as SIGTERM (the other tests'):
+    //    a priority 0 advert, the VIP removed, keepalived master within its
+    //    Skew_Time + 20 ms of that advert.
+    let t_int = lab::epoch_now();
+    lab::signal(lv.pid, "INT");
     assert!(lab.reap(lv.pid, Duration::from_secs(5)));
     assert!(!lab.has_addr(1, VIP));
-    wait_for(timeout, "keepalived to take over at the end", || ka.entered("MASTER") == 3);
+    assert!(lv.log_text().contains("vrrpd stopped"), "{}", lv.log_text());
+    wait_for(timeout, "keepalived to take over at the end", || ka.entered("MASTER") == 4);
+    wait_for(Duration::from_secs(2), "keepalived's advert in the capture", || {
+        let f = lab::read_pcap(&cap.path);
+        let zero = f.iter().position(|f| f.t >= t_int && f.advert_from(1) == Some(0));
+        zero.is_some_and(|z| f[z..].iter().any(|f| f.advert_from(2) == Some(100)))
+    });
+    let f = lab::read_pcap(&cap.path);
+    let zero = f.iter().find(|f| f.t >= t_int && f.advert_from(1) == Some(0)).unwrap().t;
+    let ka_first = f.iter().find(|x| x.t > zero && x.advert_from(2) == Some(100)).unwrap().t;
+    eprintln!("SIGINT: priority 0, keepalived master {:.1} ms later", (ka_first - zero) * 1e3);
+    assert!(ka_first - zero <= ka_skew + 0.020, "keepalived took {:.1} ms", (ka_first - zero) * 1e3);
+    assert!(!f.iter().any(|f| f.t > zero && f.advert_from(1).is_some_and(|p| p > 0)), "lvskit advertised after SIGINT");
     ka.terminate();
     lab.stop_capture(&cap);
 }

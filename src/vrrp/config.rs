@@ -349,8 +349,9 @@ pub struct InstanceConfig {
     pub src_ip: Option<IpAddr>,
     /// `unicast_peer { ... }`: send adverts to these instead of multicast.
     pub unicast_peers: Vec<UnicastPeer>,
-    /// `unicast_ttl`: the TTL / hop limit of unicast adverts (default: 255
-    /// over IPv4, the kernel's default over IPv6).
+    /// `unicast_ttl`: the TTL / hop limit of unicast adverts (default: 255,
+    /// as RFC 5798 §5.1.1.3 / §5.1.2.3 require; keepalived 2.2.7 leaves
+    /// IPv6 to the kernel's default, 64, a deliberate difference).
     pub unicast_ttl: Option<u8>,
     /// `mcast_dst_ip`: another multicast group (default 224.0.0.18 /
     /// ff02::12).

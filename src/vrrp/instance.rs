@@ -215,6 +215,9 @@ pub struct VrrpInstance {
     next_master_reason: MasterReason,
 
     iface_addr: Option<IpAddr>,
+    /// The interface address just deleted, while the instance goes to
+    /// FAULT over it: its priority 0 advert still leaves from it.
+    departing_addr: Option<IpAddr>,
     link_up: bool,
     tracks: Vec<TrackEntry>,
     fault: Option<FaultReason>,
@@ -319,6 +322,7 @@ impl VrrpInstance {
             blocked: false,
             next_master_reason: MasterReason::NoResponse,
             iface_addr: None,
+            departing_addr: None,
             link_up: true,
             tracks,
             fault: None,
@@ -616,8 +620,17 @@ impl VrrpInstance {
                 self.reevaluate(now, sync)
             }
             Input::InterfaceAddress(a) => {
-                self.iface_addr = a.filter(|a| Family::of(*a) == self.res.family);
-                self.reevaluate(now, sync)
+                let new = a.filter(|a| Family::of(*a) == self.res.family);
+                let old = std::mem::replace(&mut self.iface_addr, new);
+                // keepalived's netlink_if_address_filter
+                // (core/keepalived_netlink.c) downs the instance before it
+                // forgets the deleted address, so a master's priority 0
+                // advert still leaves from it and the backup takes over
+                // after Skew_Time rather than Master_Down_Interval.
+                self.departing_addr = if new.is_none() { old } else { None };
+                let edge = self.reevaluate(now, sync);
+                self.departing_addr = None;
+                edge
             }
             Input::AddressRemoved(addr) => {
                 let ours = self.vips.iter().chain(&self.evips).any(|v| v.addr.ip() == addr);
@@ -1000,7 +1013,7 @@ impl VrrpInstance {
 
     /// `vrrp_send_adv`.
     fn send_adv(&mut self, priority: u8) {
-        let Some(src) = self.source_addr() else { return };
+        let Some(src) = self.source_addr().or(self.departing_addr) else { return };
         let family = self.res.family;
         let v3v4 = self.res.version == Version::V3 && family == Family::V4;
         let old_csum = v3v4 && self.checksum_mode.old();
@@ -1023,10 +1036,12 @@ impl VrrpInstance {
             addrs: self.advert_addrs.clone(),
         };
         if self.res.unicast {
-            let hop = match family {
-                Family::V4 => Some(self.config.unicast_ttl.unwrap_or(vrrp::TTL)),
-                Family::V6 => self.config.unicast_ttl,
-            };
+            // RFC 5798 §5.1.1.3 / §5.1.2.3: TTL / hop limit 255, unicast
+            // included. keepalived 2.2.7 leaves unicast IPv6 to the kernel's
+            // default (64); lvskit deliberately sends 255 there too, which
+            // keepalived accepts (it checks 255 only on multicast adverts,
+            // vrrp_check_packet in vrrp/vrrp.c). `unicast_ttl` still wins.
+            let hop = Some(self.config.unicast_ttl.unwrap_or(vrrp::TTL));
             for i in 0..self.config.unicast_peers.len() {
                 let advert = base(self.config.unicast_peers[i].addr, hop, true);
                 self.transmits.push_back(Transmit::Advert(advert));

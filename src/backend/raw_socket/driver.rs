@@ -486,7 +486,15 @@ impl Driver {
     /// Installs handlers for SIGTERM and SIGINT (clean shutdown) and
     /// SIGUSR2 ([`DriverEvent::Stats`]), as keepalived handles
     /// them.
+    ///
+    /// Once per driver: a second call returns
+    /// [`RawSocketError::SignalsAlreadyHandled`] and changes nothing (the
+    /// installed handlers' descriptors stay registered with the poller,
+    /// which must never see one closed under it).
     pub fn handle_signals(&mut self) -> Result<(), RawSocketError> {
+        if self.stop_signals.is_some() || self.stats_signal.is_some() {
+            return Err(RawSocketError::SignalsAlreadyHandled);
+        }
         let stop = SignalPipe::new(&[libc::SIGTERM, libc::SIGINT])?;
         let stats = SignalPipe::new(&[libc::SIGUSR2])?;
         sys::poll_add(&self.poller, stop.as_fd(), KEY_STOP_SIGNAL).map_err(RawSocketError::io(SocketOp::Poll))?;

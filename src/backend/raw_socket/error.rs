@@ -117,6 +117,11 @@ pub enum RawSocketError {
         /// Why.
         reason: String,
     },
+    /// [`Driver::handle_signals`](super::Driver::handle_signals) was called
+    /// again: the handlers (and their descriptors, registered with the
+    /// driver's poller) are already installed.
+    #[error("the driver already handles its signals (handle_signals called twice)")]
+    SignalsAlreadyHandled,
     /// An address operation failed (see [`BackendError`]).
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -123,6 +123,22 @@ impl VrrpSocket {
     /// Needs `CAP_NET_RAW`.
     pub fn open(family: Family, ifname: &str, ifindex: u32, membership: Membership) -> Result<Self, RawSocketError> {
         let opt = |option: &'static str| SocketOp::SetOption { option, ifname: ifname.to_owned() };
+        // A group that cannot be joined is refused before any socket exists
+        // (and before the kernel is asked to join it).
+        if let Membership::Multicast(group) = membership {
+            let why = if Family::of(group) != family {
+                Some("group of the other address family")
+            } else if !group.is_multicast() {
+                Some("not a multicast address")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(RawSocketError::io(SocketOp::JoinGroup { group, ifname: ifname.to_owned() })(
+                    io::Error::new(io::ErrorKind::InvalidInput, why),
+                ));
+            }
+        }
         let domain = match family {
             Family::V4 => Domain::IPV4,
             Family::V6 => Domain::IPV6,
@@ -178,11 +194,6 @@ impl VrrpSocket {
                         ));
                     }
                 }
-                if !group.is_multicast() {
-                    return Err(RawSocketError::io(SocketOp::JoinGroup { group, ifname: ifname.to_owned() })(
-                        io::Error::new(io::ErrorKind::InvalidInput, "not a multicast address"),
-                    ));
-                }
             }
             Membership::Unicast(Some(local)) => {
                 let sa = match local {
@@ -231,7 +242,8 @@ impl VrrpSocket {
     /// `dst`. For IPv4 the header is built here: TOS 0xc0, `hop_limit` (255
     /// when `None`), DF clear, the next identification. For IPv6,
     /// `hop_limit` `None` leaves the socket's default (255 for multicast,
-    /// the interface's for unicast, as keepalived). Returns the bytes sent.
+    /// the interface's for unicast); the instances always give one (255
+    /// unless `unicast_ttl` says otherwise). Returns the bytes sent.
     pub fn send(
         &mut self,
         src: IpAddr,
@@ -347,4 +359,31 @@ impl AsFd for VrrpSocket {
 
 fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unjoinable_groups_are_refused_before_any_socket() {
+        // No CAP_NET_RAW needed: the check comes first.
+        for (family, group, why) in [
+            (Family::V4, "192.0.2.1", "not a multicast address"),
+            (Family::V6, "2001:db8::1", "not a multicast address"),
+            (Family::V4, "ff02::12", "group of the other address family"),
+            (Family::V6, "224.0.0.18", "group of the other address family"),
+        ] {
+            let group: IpAddr = group.parse().unwrap();
+            let err = VrrpSocket::open(family, "eth-none", 999_999, Membership::Multicast(group)).unwrap_err();
+            match err {
+                RawSocketError::Io { op: SocketOp::JoinGroup { group: g, ifname }, source } => {
+                    assert_eq!((g, ifname.as_str()), (group, "eth-none"));
+                    assert_eq!(source.kind(), io::ErrorKind::InvalidInput);
+                    assert_eq!(source.to_string(), why);
+                }
+                other => panic!("{group}: {other:?}"),
+            }
+        }
+    }
 }
