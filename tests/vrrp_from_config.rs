@@ -257,3 +257,55 @@ fn debian_samples_convert_and_run() {
     }
     assert!(with_vrrp >= 5, "{with_vrrp} samples with VRRP");
 }
+
+fn verdict_instance(conf: &str) -> VrrpInstance {
+    let mut r = routers(&format!("{}/tests/data/config/verdicts/{conf}", env!("CARGO_MANIFEST_DIR")));
+    assert_eq!(r.instances.len(), 1, "{conf}");
+    r.instances.remove(0)
+}
+
+#[test]
+fn unicast_fault_no_peer_reaches_the_instance() {
+    // The config model keeps the keyword ...
+    let path = format!("{}/tests/data/config/verdicts/unicast_fault_no_peer.conf", env!("CARGO_MANIFEST_DIR"));
+    let loaded = load(&path, &FsLoader, &LoadOptions::default());
+    assert!(loaded.config.vrrp_instances[0].unicast_fault_no_peer);
+    // ... and the instance acts on it as keepalived does: no peers, so FAULT
+    // instead of multicast.
+    let mut vi = verdict_instance("unicast_fault_no_peer.conf");
+    assert!(vi.config().unicast_fault_no_peer);
+    assert!(vi.warnings().iter().any(|w| w.keyword == "unicast_fault_no_peer"), "{:?}", vi.warnings());
+    let t0 = Instant::now();
+    vi.handle_input(t0, Input::InterfaceAddress(Some(H1)));
+    vi.handle_input(t0, Input::Startup);
+    assert_eq!(vi.state(), State::Fault);
+    assert_eq!(vi.fault(), Some(&vrrp::FaultReason::NoUnicastPeers));
+    // Without the keyword the same instance runs.
+    let vi = verdict_instance("old_unicast_checksum_never.conf");
+    assert!(!vi.config().unicast_fault_no_peer);
+}
+
+#[test]
+fn old_unicast_checksum_modes_reach_the_instance() {
+    use lvskit::config::OldUnicastChecksum;
+    for (conf, model, mode) in [
+        ("old_unicast_checksum_old.conf", OldUnicastChecksum::Old, vrrp::UnicastChecksum::Always),
+        ("old_unicast_checksum_never.conf", OldUnicastChecksum::Never, vrrp::UnicastChecksum::Never),
+        // An unknown mode is reported and ignored, as keepalived does.
+        ("old_unicast_checksum_bad.conf", OldUnicastChecksum::Auto, vrrp::UnicastChecksum::Auto),
+        ("unicast_fault_no_peer.conf", OldUnicastChecksum::Auto, vrrp::UnicastChecksum::Auto),
+    ] {
+        let path = format!("{}/tests/data/config/verdicts/{conf}", env!("CARGO_MANIFEST_DIR"));
+        let loaded = load(&path, &FsLoader, &LoadOptions::default());
+        let inst = &loaded.config.vrrp_instances[0];
+        assert_eq!(inst.old_unicast_checksum, model, "{conf}");
+        assert!(inst.extra.iter().all(|d| d.name != "old_unicast_checksum"), "{conf}: still raw");
+        let (c, _) = vrrp::InstanceConfig::from_keepalived(&loaded.config, inst);
+        assert_eq!(c.old_unicast_checksum, mode, "{conf}");
+    }
+    let path = format!("{}/tests/data/config/verdicts/old_unicast_checksum_bad.conf", env!("CARGO_MANIFEST_DIR"));
+    let loaded = load(&path, &FsLoader, &LoadOptions::default());
+    // A CONFIG_GENERAL_ERROR: keepalived runs the file, `keepalived -t` exits 5.
+    assert_eq!(loaded.keepalived_verdict(), lvskit::config::KeepalivedVerdict::Exit(5));
+    assert!(loaded.diagnostics.iter().any(|d| d.message.contains("unknown old_unicast_checksum mode `foo`")));
+}

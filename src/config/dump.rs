@@ -405,6 +405,14 @@ impl Config {
             if let Some(t) = v.unicast_ttl {
                 l!(o, 1, "unicast_ttl {t}");
             }
+            if v.unicast_fault_no_peer {
+                l!(o, 1, "unicast_fault_no_peer yes");
+            }
+            match v.old_unicast_checksum {
+                OldUnicastChecksum::Auto => {}
+                OldUnicastChecksum::Never => l!(o, 1, "old_unicast_checksum never"),
+                OldUnicastChecksum::Old => l!(o, 1, "old_unicast_checksum always"),
+            }
             l!(
                 o,
                 1,

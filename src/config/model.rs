@@ -553,6 +553,16 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     /// `check_unicast_src`.
     pub check_unicast_src: bool,
+    /// `unicast_fault_no_peer`: when unicast is configured but no peer is
+    /// given, keepalived keeps the instance in FAULT instead of falling back
+    /// to multicast (`VRRP_FLAG_UNICAST_FAULT_NO_PEERS`,
+    /// `keepalived/vrrp/vrrp.c`).
+    pub unicast_fault_no_peer: bool,
+    /// `old_unicast_checksum [never]`: how VRRPv3 unicast adverts over IPv4
+    /// are checksummed (`vrrp_unicast_chksum_handler`,
+    /// `keepalived/vrrp/vrrp_parser.c`; per instance only, there is no
+    /// global form).
+    pub old_unicast_checksum: OldUnicastChecksum,
     /// `lower_prio_no_advert`.
     pub lower_prio_no_advert: bool,
     /// `higher_prio_send_advert`.
@@ -569,6 +579,23 @@ pub struct VrrpInstance {
     pub extra: Vec<RawDirective>,
     /// Where it is defined.
     pub span: Span,
+}
+
+/// `old_unicast_checksum`: keepalived's `chksum_compatibility_t`
+/// (`keepalived/include/vrrp.h`) as the configuration can set it. Up to
+/// 1.3.6 keepalived put 224.0.0.18 instead of the peer's address in the
+/// pseudo-header of VRRPv3 unicast adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OldUnicastChecksum {
+    /// Not given (or given with an unknown mode, which keepalived reports
+    /// and ignores): RFC 5798 checksums, switching to the old ones when a
+    /// peer's advert only verifies the old way.
+    #[default]
+    Auto,
+    /// `old_unicast_checksum never`: always RFC 5798, never switch.
+    Never,
+    /// `old_unicast_checksum` alone: always the old checksum.
+    Old,
 }
 
 /// `vrrp_sync_group`.

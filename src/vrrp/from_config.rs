@@ -130,12 +130,11 @@ impl InstanceConfig {
                 .mcast_dst_ip
                 .filter(|d| !unicast && *d != crate::wire::vrrp::mcast_group(instance.family)),
             check_unicast_src: instance.check_unicast_src || g.vrrp_check_unicast_src,
-            // Not in the config model (it keeps only its deprecation check).
-            unicast_fault_no_peer: false,
-            old_unicast_checksum: match instance.extra.iter().find(|d| d.name == "old_unicast_checksum") {
-                None => super::UnicastChecksum::Auto,
-                Some(d) if d.args.first().is_some_and(|a| a == "never") => super::UnicastChecksum::Never,
-                Some(_) => super::UnicastChecksum::Always,
+            unicast_fault_no_peer: instance.unicast_fault_no_peer,
+            old_unicast_checksum: match instance.old_unicast_checksum {
+                config::OldUnicastChecksum::Auto => super::UnicastChecksum::Auto,
+                config::OldUnicastChecksum::Never => super::UnicastChecksum::Never,
+                config::OldUnicastChecksum::Old => super::UnicastChecksum::Always,
             },
             nopreempt: instance.nopreempt,
             preempt_delay: instance.preempt_delay,

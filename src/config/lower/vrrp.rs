@@ -11,8 +11,8 @@ use super::{Lowerer, raw_line};
 use crate::config::diag::ConfigErr;
 use crate::config::keywords::Context;
 use crate::config::model::{
-    Authentication, Config, Garp, Notify, Script, SyncGroup, TrackFile, TrackProcess, Tracked, UnicastPeer, VirtualIp,
-    Vmac, VrrpInstance, VrrpScript, VrrpState,
+    Authentication, Config, Garp, Notify, OldUnicastChecksum, Script, SyncGroup, TrackFile, TrackProcess, Tracked,
+    UnicastPeer, VirtualIp, Vmac, VrrpInstance, VrrpScript, VrrpState,
 };
 use crate::config::source::Span;
 use crate::config::tree::Directive;
@@ -41,7 +41,6 @@ struct Draft {
     auth_data: Vec<u8>,
     auth_span: Option<Span>,
     unicast_configured: bool,
-    unicast_fault_no_peer: bool,
     saddr_from_config: bool,
     /// `interface` given and usable (exists, not loopback).
     has_ifp: bool,
@@ -410,6 +409,8 @@ impl VrrpReader {
                 vmac_xmit_base: false,
                 skip_check_adv_addr: g.vrrp_skip_check_adv_addr,
                 check_unicast_src: false,
+                unicast_fault_no_peer: false,
+                old_unicast_checksum: OldUnicastChecksum::Auto,
                 lower_prio_no_advert: false,
                 higher_prio_send_advert: false,
                 down_timer_adverts: g.vrrp_down_timer_adverts,
@@ -428,7 +429,6 @@ impl VrrpReader {
             auth_data: Vec::new(),
             auth_span: None,
             unicast_configured: false,
-            unicast_fault_no_peer: false,
             saddr_from_config: false,
             has_ifp: false,
             interface_span: None,
@@ -530,7 +530,29 @@ impl VrrpReader {
             }
             "unicast_fault_no_peer" => {
                 x.unicast_configured = true;
-                x.unicast_fault_no_peer = true;
+                x.inst.unicast_fault_no_peer = true;
+            }
+            "old_unicast_checksum" => {
+                // vrrp_unicast_chksum_handler: no word = always the old
+                // checksum, `never`, anything else reported and ignored.
+                x.unicast_configured = true;
+                match c.arg(0) {
+                    None => x.inst.old_unicast_checksum = OldUnicastChecksum::Old,
+                    Some(w) if w.as_str() == "never" => x.inst.old_unicast_checksum = OldUnicastChecksum::Never,
+                    Some(w) => {
+                        lw.general(
+                            w.span(),
+                            format!(
+                                "({}) unknown old_unicast_checksum mode `{}`; keepalived ignores the line",
+                                x.inst.name,
+                                w.as_str()
+                            ),
+                        )
+                        .help = Some(
+                            "write `old_unicast_checksum` alone (old checksum) or `old_unicast_checksum never`".into(),
+                        );
+                    }
+                }
             }
             "check_unicast_src" => {
                 x.unicast_configured = true;
@@ -1880,7 +1902,7 @@ fn complete_instance(lw: &mut Lowerer<'_>, x: &mut Draft, config: &Config) -> bo
             }
         }
     }
-    if x.unicast_configured && x.inst.unicast_peers.is_empty() && !x.unicast_fault_no_peer {
+    if x.unicast_configured && x.inst.unicast_peers.is_empty() && !x.inst.unicast_fault_no_peer {
         lw.report(
             ConfigErr::Deprecated,
             span,
