@@ -309,3 +309,59 @@ fn old_unicast_checksum_modes_reach_the_instance() {
     assert_eq!(loaded.keepalived_verdict(), lvskit::config::KeepalivedVerdict::Exit(5));
     assert!(loaded.diagnostics.iter().any(|d| d.message.contains("unknown old_unicast_checksum mode `foo`")));
 }
+
+#[test]
+fn garp_group_spacing_applies_per_interface() {
+    let path = format!("{}/tests/data/config/verdicts/garp_group_ok.conf", env!("CARGO_MANIFEST_DIR"));
+    let loaded = load(&path, &FsLoader, &LoadOptions::default());
+    let c = &loaded.config;
+    assert_eq!(c.garp_groups.len(), 2);
+    assert!(c.extra.iter().all(|d| d.name != "garp_group"), "garp_group still raw");
+    let ms = Duration::from_millis;
+    // eth0 is in a group that sets only garp_interval: no gna spacing, the
+    // globals do not fill it in (keepalived's set_default_garp_delay).
+    assert_eq!(c.garp_spacing("eth0"), (ms(50), Duration::ZERO));
+    assert_eq!(c.garp_spacing("peth0"), (Duration::ZERO, ms(250)));
+    // eth1 is in no group: the vrrp_garp_interval / vrrp_gna_interval globals.
+    assert_eq!(c.garp_spacing("eth1"), (ms(2), ms(3)));
+    let r = vrrp::routers(c).unwrap();
+    let by_name = |n: &str| r.instances.iter().find(|i| i.name() == n).unwrap().config().clone();
+    let (v1, v2) = (by_name("VI_1"), by_name("VI_2"));
+    assert_eq!((v1.garp_interval, v1.gna_interval), (ms(50), Duration::ZERO));
+    assert_eq!((v2.garp_interval, v2.gna_interval), (ms(2), ms(3)));
+}
+
+#[test]
+fn garp_group_bad_input_as_keepalived_reads_it() {
+    let path = format!("{}/tests/data/config/verdicts/garp_group_bad.conf", env!("CARGO_MANIFEST_DIR"));
+    let opts = LoadOptions {
+        host: lvskit::config::HostInfo { interfaces: Some(["lo", "eth0", "eth1"].map(String::from).to_vec()) },
+        ..LoadOptions::default()
+    };
+    let loaded = load(&path, &FsLoader, &opts);
+    let c = &loaded.config;
+    // Group 1 keeps eth0 (eth9 does not exist); group 2's `abc` is read as 0
+    // as keepalived's strtoull does, so it is kept with eth1; group 3 finds
+    // both interfaces taken and keeps none; group 4 has no delay and goes.
+    let summary: Vec<(Option<Duration>, Option<Duration>, Vec<String>)> =
+        c.garp_groups.iter().map(|g| (g.garp_interval, g.gna_interval, g.interfaces.clone())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Some(Duration::from_millis(50)), None, vec!["eth0".to_owned()]),
+            (None, Some(Duration::ZERO), vec!["eth1".to_owned()]),
+            (Some(Duration::from_secs(1)), None, vec![]),
+        ]
+    );
+    let msgs: Vec<&str> = loaded.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    for want in [
+        "interface eth9 specified for garp_group doesn't exist",
+        "`gna_interval` value `abc` is not a number",
+        "garp_group already specified for eth0",
+        "garp_group already specified for eth1",
+        "empty garp_group interfaces block",
+        "garp group 0 does not have any delay set",
+    ] {
+        assert!(msgs.iter().any(|m| m.contains(want)), "{want}: {msgs:#?}");
+    }
+}

@@ -466,6 +466,16 @@ impl Config {
         for r in &self.static_rules {
             l!(o, 0, "static_rule {}", r.words.join(" "));
         }
+        for gg in &self.garp_groups {
+            l!(
+                o,
+                0,
+                "garp_group garp_interval {} gna_interval {} interfaces {}",
+                gg.garp_interval.map_or("-".to_owned(), secs),
+                gg.gna_interval.map_or("-".to_owned(), secs),
+                gg.interfaces.join(" ")
+            );
+        }
         for gr in &self.virtual_server_groups {
             l!(o, 0, "virtual_server_group {}", gr.name);
             for e in &gr.entries {

@@ -49,8 +49,11 @@ pub struct Config {
     pub virtual_servers: Vec<VirtualServer>,
     /// The `SSL` block (client certificate for `SSL_GET`).
     pub ssl: Option<SslContext>,
+    /// `garp_group` blocks that keepalived keeps (those with an interval),
+    /// each interface claimed by the first group naming it.
+    pub garp_groups: Vec<GarpGroup>,
     /// Top-level keywords keepalived accepts that lvskit keeps without
-    /// interpreting (`net_namespace`, `garp_group`, `bfd_instance` ...).
+    /// interpreting (`net_namespace`, `bfd_instance` ...).
     pub extra: Vec<RawDirective>,
 }
 
@@ -68,6 +71,19 @@ impl Config {
     /// The `vrrp_script` of that name.
     pub fn vrrp_script(&self, name: &str) -> Option<&VrrpScript> {
         self.vrrp_scripts.iter().find(|s| s.name == name)
+    }
+
+    /// The spacing of gratuitous ARPs and unsolicited NAs on `interface`:
+    /// `(garp_interval, gna_interval)` of the `garp_group` naming it, else
+    /// the `vrrp_garp_interval` / `vrrp_gna_interval` globals. An interface
+    /// in a group takes nothing from the globals, not even the interval the
+    /// group leaves out (`set_default_garp_delay` only fills interfaces
+    /// without a group, `keepalived/vrrp/vrrp_if.c`).
+    pub fn garp_spacing(&self, interface: &str) -> (Duration, Duration) {
+        match self.garp_groups.iter().find(|g| g.interfaces.iter().any(|i| i == interface)) {
+            Some(g) => (g.garp_interval.unwrap_or_default(), g.gna_interval.unwrap_or_default()),
+            None => (self.global.vrrp_garp_interval, self.global.vrrp_gna_interval),
+        }
     }
 
     /// Every IPVS service the virtual servers describe, with their real
@@ -577,6 +593,22 @@ pub struct VrrpInstance {
     pub sync_group: Option<String>,
     /// Other keywords keepalived accepts, kept as written.
     pub extra: Vec<RawDirective>,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// `garp_group`: least time between two gratuitous ARPs (or unsolicited
+/// NAs) sent on each of its interfaces, shared by every instance using
+/// them (`garp_delay_t`, `keepalived/include/vrrp_if.h`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GarpGroup {
+    /// `garp_interval` (seconds, microsecond precision), when given.
+    pub garp_interval: Option<Duration>,
+    /// `gna_interval`, when given.
+    pub gna_interval: Option<Duration>,
+    /// `interface` / `interfaces { }`: the interfaces it applies to (those
+    /// that exist and that no earlier group claimed).
+    pub interfaces: Vec<String>,
     /// Where it is defined.
     pub span: Span,
 }

@@ -5,8 +5,9 @@
 //! The config module has already applied keepalived's defaults and the
 //! `global_defs` inheritance; this adds what keepalived resolves when it
 //! completes an instance: the `vrrp_script`s' `init_fail`, the
-//! `vrrp_check_unicast_src` / `vrrp_skip_check_adv_addr` /
-//! `vrrp_garp_interval` / `vrrp_gna_interval` globals, and the sync groups'
+//! `vrrp_check_unicast_src` / `vrrp_skip_check_adv_addr` globals, the
+//! gratuitous ARP spacing of the instance's interface (its `garp_group`, else
+//! `vrrp_garp_interval` / `vrrp_gna_interval`), and the sync groups'
 //! tracking. Keywords lvskit's VRRP does not act on (`use_vmac`,
 //! `virtual_routes`, `virtual_rules`, notify scripts …) stay in the config
 //! model for the embedder; the first three are reported as warnings because
@@ -93,6 +94,15 @@ impl InstanceConfig {
         track.extend(instance.track_processes.iter().map(|t| tracked(TrackKind::Process, t, TrackState::Up)));
         track.extend(instance.track_bfds.iter().map(|t| tracked(TrackKind::Bfd, t, TrackState::Up)));
         let family_v6 = instance.family == Family::V6;
+        // keepalived spaces gratuitous ARPs / NAs per interface (the
+        // `garp_group` naming it, else the globals); lvskit's instance sends
+        // on its own interface, so it takes that interface's spacing. An
+        // instance without an interface sends on its VIPs' `dev`s, which
+        // keepalived gives the globals unless a group names them.
+        let garp_spacing = match &instance.interface {
+            Some(i) => config.garp_spacing(i),
+            None => (g.vrrp_garp_interval, g.vrrp_gna_interval),
+        };
         let c = InstanceConfig {
             name: instance.name.clone(),
             interface: instance.interface.clone(),
@@ -149,8 +159,8 @@ impl InstanceConfig {
             garp_master_refresh_repeat: instance.garp.master_refresh_repeat,
             garp_lower_prio_delay: instance.garp.lower_prio_delay,
             garp_lower_prio_repeat: instance.garp.lower_prio_repeat,
-            garp_interval: g.vrrp_garp_interval,
-            gna_interval: g.vrrp_gna_interval,
+            garp_interval: garp_spacing.0,
+            gna_interval: garp_spacing.1,
             down_timer_adverts: instance.down_timer_adverts,
             // Passed only when they differ from what strict mode implies, so
             // that normalization does not report keepalived's own defaults.

@@ -488,7 +488,7 @@ pub(crate) fn lower(doc: &Document, host: &HostInfo) -> (Config, Vec<Diagnostic>
         match d.name() {
             "global_defs" => {}
             "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
-            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" => {
+            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group" => {
                 lw.pass = Pass::Vrrp;
                 vrrp_reader.root(&mut lw, &d, &mut config);
             }

@@ -139,6 +139,32 @@ pub(crate) fn read_decimal(s: &str, min: u64, max: u64, shift: u32) -> Result<(u
     Ok((v, too_many))
 }
 
+/// What `read_decimal_unsigned_long_func` keeps of a string that is not a
+/// number when called with `ignore_error` (as `garp_group` does): the
+/// leading digits of the value shifted by `shift` decimal places (`strtoull`
+/// of the rewritten string, 0 when it starts with no digit).
+pub(crate) fn decimal_prefix(s: &str, shift: u32) -> u64 {
+    let (int_part, frac) = match s.find('.') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let frac_used = &frac[..frac.len().min(shift as usize)];
+    let mut v: u64 = 0;
+    let mut len = 0;
+    for b in int_part.bytes().chain(frac_used.bytes()) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+        len += 1;
+    }
+    if len < int_part.len() + frac_used.len() {
+        // Stopped at a non-digit: the zeros added after it are not read.
+        return v;
+    }
+    v.saturating_mul(10u64.saturating_pow(shift - frac_used.len() as u32))
+}
+
 /// `check_true_false`: `true`/`on`/`yes`, `false`/`off`/`no`.
 pub(crate) fn true_false(s: &str) -> Option<bool> {
     match s {

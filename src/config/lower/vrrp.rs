@@ -11,8 +11,8 @@ use super::{Lowerer, raw_line};
 use crate::config::diag::ConfigErr;
 use crate::config::keywords::Context;
 use crate::config::model::{
-    Authentication, Config, Garp, Notify, OldUnicastChecksum, Script, SyncGroup, TrackFile, TrackProcess, Tracked,
-    UnicastPeer, VirtualIp, Vmac, VrrpInstance, VrrpScript, VrrpState,
+    Authentication, Config, Garp, GarpGroup, Notify, OldUnicastChecksum, Script, SyncGroup, TrackFile, TrackProcess,
+    Tracked, UnicastPeer, VirtualIp, Vmac, VrrpInstance, VrrpScript, VrrpState,
 };
 use crate::config::source::Span;
 use crate::config::tree::Directive;
@@ -76,6 +76,9 @@ pub(crate) struct VrrpReader {
     script_used: Vec<bool>,
     /// `lvs_sync_daemon_interface` seen in an instance.
     syncd_from_instance: bool,
+    /// Kept `garp_group`s with an `interfaces` block (keepalived numbers
+    /// those in its messages).
+    garp_groups_numbered: usize,
 }
 
 fn parse_addr(s: &str) -> Option<IpAddr> {
@@ -94,6 +97,7 @@ impl VrrpReader {
             "vrrp_script" => self.script(lw, d, config),
             "vrrp_track_process" => track_process(lw, d, config),
             "track_file" | "vrrp_track_file" => track_file(lw, d, config),
+            "garp_group" => self.garp_group(lw, d, config),
             "static_ipaddress" => {
                 if let Some(lines) = lw.value_lines(d) {
                     for l in lines {
@@ -1010,12 +1014,139 @@ impl VrrpReader {
         }
     }
 
+    /// `garp_group` (`garp_group_*_handler`, `keepalived/vrrp/vrrp_parser.c`).
+    fn garp_group<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+        let mut g = GarpGroup { span: d.span(), ..GarpGroup::default() };
+        // The number keepalived gives the group in its messages: set by an
+        // `interfaces` block, counting the groups that have one.
+        let mut aggregation_group = 0;
+        if let Some(block) = lw.block_of(d) {
+            for c in block.iter() {
+                match c.name() {
+                    "garp_interval" | "gna_interval" => {
+                        let name = c.name();
+                        let Some(w) = lw.arg(&c, 0) else { continue };
+                        // read_decimal_unsigned_strvec(.., 0, INT_MAX, 6,
+                        // ignore_error = true): a word that is not a number
+                        // is reported, and what strtoull read of it is kept
+                        // when in range.
+                        let max = i32::MAX as u64;
+                        let value = match super::num::read_decimal(w.as_str(), 0, max, 6) {
+                            Ok((v, too_many)) => {
+                                if too_many {
+                                    lw.report(
+                                        ConfigErr::InvalidNumber,
+                                        w.span(),
+                                        format!(
+                                            "`{name}` value `{}` has more than 6 decimal places; rounded",
+                                            w.as_str()
+                                        ),
+                                    );
+                                }
+                                Some(v)
+                            }
+                            Err(super::num::NumError::Invalid) => {
+                                let v = super::num::decimal_prefix(w.as_str(), 6);
+                                let keep = v <= max;
+                                lw.report(
+                                    ConfigErr::InvalidNumber,
+                                    w.span(),
+                                    format!(
+                                        "`{name}` value `{}` is not a number; keepalived {}",
+                                        w.as_str(),
+                                        if keep { format!("reads it as {}", fmt_us(v)) } else { "ignores it".into() }
+                                    ),
+                                );
+                                keep.then_some(v)
+                            }
+                            Err(e) => {
+                                lw.report(
+                                    ConfigErr::InvalidNumber,
+                                    w.span(),
+                                    format!("`{name}` value `{}` {e}; keepalived ignores it", w.as_str()),
+                                );
+                                None
+                            }
+                        };
+                        if let Some(v) = value.map(Duration::from_micros) {
+                            if name == "garp_interval" {
+                                g.garp_interval = Some(v);
+                            } else {
+                                g.gna_interval = Some(v);
+                            }
+                        }
+                    }
+                    "interface" => {
+                        let Some(w) = lw.arg(&c, 0) else { continue };
+                        self.garp_group_interface(lw, w.as_str(), w.span(), &mut g, config);
+                    }
+                    "interfaces" => {
+                        let Some(lines) = lw.value_lines(&c) else { continue };
+                        let words: Vec<_> = lines.iter().flat_map(|l| l.words().collect::<Vec<_>>()).collect();
+                        if words.is_empty() {
+                            lw.general(c.span(), "empty garp_group interfaces block");
+                            continue;
+                        }
+                        aggregation_group = 1 + self.garp_groups_numbered;
+                        for w in words {
+                            self.garp_group_interface(lw, w.as_str(), w.span(), &mut g, config);
+                        }
+                    }
+                    _ => lw.unknown(&c, Context::GarpGroup),
+                }
+            }
+        }
+        // garp_group_end_handler
+        if g.garp_interval.is_none() && g.gna_interval.is_none() {
+            lw.general(
+                d.span(),
+                format!("garp group {aggregation_group} does not have any delay set; keepalived removes it"),
+            )
+            .help = Some("give it a `garp_interval` or a `gna_interval`".into());
+            return;
+        }
+        if aggregation_group != 0 {
+            self.garp_groups_numbered += 1;
+        }
+        config.garp_groups.push(g);
+    }
+
+    fn garp_group_interface(
+        &mut self,
+        lw: &mut Lowerer<'_>,
+        name: &str,
+        span: Span,
+        g: &mut GarpGroup,
+        config: &Config,
+    ) {
+        if !self.interface_exists(lw, name, config) {
+            lw.general(span, format!("interface {name} specified for garp_group doesn't exist; keepalived ignores it"));
+            return;
+        }
+        if g.interfaces.iter().any(|i| i == name)
+            || config.garp_groups.iter().any(|o| o.interfaces.iter().any(|i| i == name))
+        {
+            lw.general(span, format!("garp_group already specified for {name}; keepalived ignores this one"));
+            return;
+        }
+        g.interfaces.push(name.to_owned());
+    }
+
     fn interface_exists(&self, lw: &mut Lowerer<'_>, name: &str, config: &Config) -> bool {
         if lw.host.has_interface(name) || config.global.dynamic_interfaces.is_some() {
             return true;
         }
         lw.bad_interface = true;
         false
+    }
+}
+
+/// Microseconds as keepalived writes seconds.
+fn fmt_us(us: u64) -> String {
+    if us % 1_000_000 == 0 {
+        format!("{}s", us / 1_000_000)
+    } else {
+        format!("{}.{:06}s", us / 1_000_000, us % 1_000_000)
     }
 }
 
