@@ -143,5 +143,39 @@ fn comment_characters_cut_words() {
     assert_eq!(loaded.config.vrrp_instances[0].authentication, Some(Authentication::Pass(b"abc".to_vec())));
     assert_eq!(loaded.diagnostics.len(), 1);
     assert!(loaded.diagnostics[0].keepalived.is_none());
-    assert!(loaded.diagnostics[0].message.contains("password ends at `!`"), "{}", loaded.diagnostics[0]);
+    let d = &loaded.diagnostics[0];
+    assert_eq!(d.message, "`!` starts a comment inside the word `abc!def`; keepalived reads `abc`", "{d}");
+    let at = d.location.as_ref().expect("located");
+    assert_eq!((at.file.as_str(), at.line, at.col), ("k.conf", 9, 22), "{d}");
+}
+
+#[test]
+fn comment_characters_cutting_any_word_are_located() {
+    let text = "global_defs {\n  router_id LVS#1\n  smtp_server \"192.0.2.1\"#relay\n}#end\n\
+                vrrp_instance VI_1 {\n    state MASTER!role\n    interface eth0 # nic\n    virtual_router_id 51\n\
+                \x20   priority 100\n    virtual_ipaddress {\n        192.0.2.254/24#vip\n    }\n}\n";
+    let loaded = load_str("k.conf", text, &opts());
+    let cuts: Vec<(u32, u32, &str)> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("starts a comment inside the word"))
+        .map(|d| {
+            let l = d.location.as_ref().expect("located");
+            assert!(d.keepalived.is_none(), "keepalived says nothing: {d}");
+            (l.line, l.col, d.message.as_str())
+        })
+        .collect();
+    assert_eq!(
+        cuts,
+        [
+            (2, 16, "`#` starts a comment inside the word `LVS#1`; keepalived reads `LVS`"),
+            (6, 17, "`!` starts a comment inside the word `MASTER!role`; keepalived reads `MASTER`"),
+            (11, 23, "`#` starts a comment inside the word `192.0.2.254/24#vip`; keepalived reads `192.0.2.254/24`"),
+        ],
+        "{:#?}",
+        loaded.diagnostics
+    );
+    // What keepalived reads.
+    assert_eq!(loaded.config.global.router_id.as_deref(), Some("LVS"));
+    assert_eq!(loaded.config.vrrp_instances[0].state, lvskit::config::VrrpState::Master);
 }

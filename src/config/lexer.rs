@@ -257,11 +257,22 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// A comment character that cut an unquoted word: the span of what the cut
+/// dropped of the word (from the `!`/`#` to the next blank), the whole word
+/// and what keepalived keeps of it.
+struct WordCut {
+    span: Span,
+    ch: char,
+    word: String,
+    kept: String,
+}
+
 /// keepalived's `decomment`: strips leading blanks, removes the `\` of `\!`
 /// and `\#` outside quotes, cuts at the first `!`/`#` outside quotes, strips
 /// trailing blanks and keeps a trailing `\` (continuation). Returns whether a
-/// quote was left open.
-fn decomment(line: &mut LineBuf) -> bool {
+/// quote was left open, and the word the comment cut, if it started inside
+/// one (right after a character other than a blank, a quote or a brace).
+fn decomment(line: &mut LineBuf) -> (bool, Option<WordCut>) {
     let lead = line.text.bytes().take_while(|&b| is_blank(b)).count();
     line.drop_front(lead);
     let mut quote = false;
@@ -302,7 +313,21 @@ fn decomment(line: &mut LineBuf) -> bool {
         }
     }
     let unterminated = quote;
+    let mut word_cut = None;
     if let Some(s) = skip {
+        let b = line.text.as_bytes();
+        if s > 0 && !matches!(b[s - 1], b' ' | b'\t' | b'"' | b'{' | b'}') {
+            let is_blank = |c: &u8| matches!(c, b' ' | b'\t');
+            let start = b[..s].iter().rposition(is_blank).map_or(0, |i| i + 1);
+            let end = s + b[s..].iter().position(is_blank).unwrap_or(b.len() - s);
+            let (span, _) = line.span_of(s, end);
+            word_cut = Some(WordCut {
+                span,
+                ch: b[s] as char,
+                word: line.text[start..end].to_owned(),
+                kept: line.text[start..s].to_owned(),
+            });
+        }
         line.truncate(s);
     }
     let keep = line.text.trim_end_matches([' ', '\t']).len();
@@ -311,7 +336,7 @@ fn decomment(line: &mut LineBuf) -> bool {
         let n = line.text.len();
         line.replace(n, n, "\\", None);
     }
-    unterminated
+    (unterminated, word_cut)
 }
 
 /// A `$NAME` reference found on a line: the name, how many bytes it spans
@@ -724,10 +749,22 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                     ),
                 );
             }
-            if decomment(out) {
+            let (unterminated, cut) = decomment(out);
+            if unterminated {
                 let span = out.line_span;
                 self.ka(ConfigErr::GeneralError, Some(span), "unterminated quote").help =
                     Some("close the string with `\"`; keepalived drops the rest of the line from the quote on".into());
+            }
+            if let Some(c) = cut {
+                let WordCut { span, ch, word, kept } = c;
+                self.lvskit(
+                    Severity::Warning,
+                    Some(span),
+                    format!("`{ch}` starts a comment inside the word `{word}`; keepalived reads `{kept}`"),
+                )
+                .help = Some(format!(
+                    "`!` and `#` start a comment even inside a word; write `\\{ch}` for a literal `{ch}`, or put a blank before it if this is a comment"
+                ));
             }
             if !out.text.is_empty() {
                 return true;
@@ -973,7 +1010,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 Ok(false) => return,
                 Err(()) => return,
             }
-            decomment(buf);
+            let _ = decomment(buf);
             let recheck = buf.text.starts_with('@') || buf.text.contains('$');
             if !recheck {
                 return;

@@ -984,26 +984,8 @@ impl VrrpReader {
                                 ));
                                 p.truncate(8);
                             }
-                            // A `!` or `#` inside the password starts a comment.
-                            let raw_line = lw.doc.sources().slice(a.line_span());
-                            if let Some(cut) = raw_line.find(['!', '#']) {
-                                let before = raw_line[..cut].trim_end();
-                                if before.ends_with(w.as_str()) && !raw_line[..cut].ends_with(char::is_whitespace) {
-                                    lw.lint(
-                                        w.span(),
-                                        format!(
-                                            "the password ends at `{}`: `!` and `#` start a comment even inside a word",
-                                            raw_line.as_bytes()[cut] as char
-                                        ),
-                                    )
-                                    .help = Some(format!(
-                                        "keepalived uses `{}`; write `\\{}` for a literal `{}`",
-                                        w.as_str(),
-                                        raw_line.as_bytes()[cut] as char,
-                                        raw_line.as_bytes()[cut] as char
-                                    ));
-                                }
-                            }
+                            // A `!` or `#` inside the password has cut it
+                            // already; the lexer warns about that.
                             x.auth_data = p;
                         }
                         _ => lw.unknown(&a, Context::Authentication),
