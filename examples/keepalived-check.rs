@@ -7,7 +7,10 @@
 //!
 //! It reads FILE (default `/etc/keepalived/keepalived.conf`) as keepalived
 //! 2.2.7 would, prints every diagnostic with its file, line, column and a
-//! caret, and exits like `keepalived -t`:
+//! caret, and exits like `keepalived -t`
+//! (the logic is the library's `Loaded::check_exit_code` and
+//! `Loaded::check_report`, tested with this binary in
+//! `tests/config_check_cli.rs`):
 //!
 //! * 0 when there is nothing to report;
 //! * keepalived's own status where keepalived reports the file: 2 (a
@@ -26,7 +29,7 @@
 
 use std::process::ExitCode;
 
-use lvskit::config::{FsLoader, HostInfo, KeepalivedVerdict, LoadOptions, load};
+use lvskit::config::{FsLoader, HostInfo, LoadOptions, load};
 
 fn usage() -> ExitCode {
     eprintln!("usage: keepalived-check [-f FILE] [-i CONFIG_ID] [--dump] [--any-interface]");
@@ -80,23 +83,11 @@ fn main() -> ExitCode {
         max_generated_lines: None,
     };
     let loaded = load(&file, &FsLoader, &opts);
-    for d in &loaded.diagnostics {
-        eprint!("{d}");
-    }
+    eprint!("{}", loaded.check_report(&file));
     if dump {
         print!("{}", loaded.config.dump());
     }
-    let code = match loaded.keepalived_verdict() {
-        KeepalivedVerdict::Exit(0) if loaded.has_errors() => 4,
-        KeepalivedVerdict::Exit(0) if !loaded.diagnostics.is_empty() => 5,
-        KeepalivedVerdict::Exit(c) => c,
-        KeepalivedVerdict::Crash | KeepalivedVerdict::Hang => 4,
-    };
-    if !loaded.diagnostics.is_empty() {
-        let (e, w) =
-            loaded.diagnostics.iter().fold((0, 0), |(e, w), d| if d.is_error() { (e + 1, w) } else { (e, w + 1) });
-        eprintln!("{file}: {e} error(s), {w} warning(s); keepalived -t: {}", loaded.keepalived_verdict());
-    }
+    let code = loaded.check_exit_code();
     // The process ends here: handing a large configuration back to the
     // allocator piece by piece would only slow the exit.
     std::mem::forget(loaded);

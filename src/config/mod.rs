@@ -57,6 +57,7 @@ pub mod loader;
 mod lower;
 pub mod model;
 pub mod source;
+pub mod store;
 pub mod tree;
 
 use std::fmt;
@@ -66,6 +67,7 @@ pub use loader::{FileKind, FsLoader, LoadError, Loader, MemoryLoader};
 pub use lower::{HostInfo, split_quoted_escaped};
 pub use model::*;
 pub use source::{FileId, Location, SourceFile, SourceMap, Span};
+pub use store::ConfigStore;
 pub use tree::{Block, Directive, Document, Word};
 
 /// How to read a configuration.
@@ -109,6 +111,42 @@ impl Loaded {
     /// What `keepalived -t` (2.2.7) would do with the same file.
     pub fn keepalived_verdict(&self) -> KeepalivedVerdict {
         keepalived_verdict(&self.diagnostics)
+    }
+
+    /// The exit status of `keepalived-check` (`examples/keepalived-check.rs`),
+    /// the twin of `keepalived -t`: 0 when there is nothing to report;
+    /// keepalived's own status where keepalived reports the file (2: a
+    /// keyword missing its parameter, 4: cannot run, 5: runs with errors
+    /// reported, 6: script security or a checked `include`); 4 where
+    /// keepalived would crash or hang, or lvskit finds an error keepalived
+    /// does not report; 5 where only lvskit has warnings (keepalived's own
+    /// status for a file it runs with complaints).
+    pub fn check_exit_code(&self) -> u8 {
+        match self.keepalived_verdict() {
+            KeepalivedVerdict::Exit(0) if self.has_errors() => 4,
+            KeepalivedVerdict::Exit(0) if !self.diagnostics.is_empty() => 5,
+            KeepalivedVerdict::Exit(c) => c,
+            KeepalivedVerdict::Crash | KeepalivedVerdict::Hang => 4,
+        }
+    }
+
+    /// What `keepalived-check` prints on standard error for `file`: every
+    /// diagnostic, then (when there is any) a summary line with the counts
+    /// and what `keepalived -t` would do.
+    pub fn check_report(&self, file: &str) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.to_string());
+        }
+        if !self.diagnostics.is_empty() {
+            let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = self.diagnostics.len() - errors;
+            out.push_str(&format!(
+                "{file}: {errors} error(s), {warnings} warning(s); keepalived -t: {}\n",
+                self.keepalived_verdict()
+            ));
+        }
+        out
     }
 
     /// The configuration with its warnings if nothing is an error, else
