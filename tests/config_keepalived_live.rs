@@ -53,6 +53,14 @@ fn recordings_match_the_real_keepalived() {
         eprintln!("note: {KEEPALIVED} is not installed; cannot confirm the recordings");
         return;
     }
+    // The recordings are keepalived 2.2.7's: another version would differ
+    // for reasons that are not lvskit's, so say which one is here.
+    let v = Command::new(KEEPALIVED).arg("--version").output().expect("keepalived --version");
+    let banner = String::from_utf8_lossy(&v.stderr).lines().next().unwrap_or("").to_owned();
+    assert!(
+        banner.starts_with("Keepalived v2.2.7 "),
+        "the recordings were made with keepalived 2.2.7 (Debian 12); {KEEPALIVED} says {banner:?}"
+    );
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/data/config/verdicts");
     let ns = Netns::new();

@@ -2,7 +2,9 @@
 //! (`/usr/share/doc/keepalived/samples/`, 25 files that keepalived 2.2.7
 //! accepts) is read and lowered to the typed model without an error.
 //! `scripts/setup` installs the package; without it this test fails, saying
-//! so.
+//! so. The samples and the expectations here are keepalived 2.2.x's (Debian
+//! 12 ships 2.2.7): with another installed version the tests fail, naming
+//! the version found, rather than check against different samples.
 
 use std::path::PathBuf;
 
@@ -10,7 +12,25 @@ use lvskit::config::{FsLoader, LoadOptions, VirtualServerKey, load};
 
 const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 
+/// The installed keepalived's version (`keepalived --version` prints
+/// `Keepalived v2.2.7 (01/16,2022)` on stderr).
+fn keepalived_version() -> Option<String> {
+    let out = std::process::Command::new("/usr/sbin/keepalived").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next()?;
+    Some(first.strip_prefix("Keepalived v")?.split_whitespace().next()?.to_owned())
+}
+
 fn samples() -> Vec<PathBuf> {
+    match keepalived_version() {
+        Some(v) if v.starts_with("2.2.") => {}
+        Some(v) => {
+            panic!("keepalived {v} is installed; these samples tests expect keepalived 2.2.x (Debian 12's 2.2.7)")
+        }
+        None => panic!(
+            "/usr/sbin/keepalived --version gave no version: install Debian 12's keepalived 2.2.7 (scripts/setup)"
+        ),
+    }
     let rd = std::fs::read_dir(SAMPLES).unwrap_or_else(|e| {
         panic!("{SAMPLES}: {e}: install Debian's keepalived package (scripts/setup does) to run this test")
     });

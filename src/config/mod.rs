@@ -49,6 +49,8 @@
 
 pub mod diag;
 pub mod dump;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipvsadm;
 
 pub mod keywords;
