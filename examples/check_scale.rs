@@ -193,7 +193,7 @@ mod imp {
             vss.push(vs);
         }
         let hc = HealthChecker::new(vss, rand::rngs::StdRng::seed_from_u64(1), Instant::now()).unwrap();
-        let runner = Runner::new(RunnerConfig { max_in_flight: 8192, tls: None }).unwrap();
+        let runner = Runner::new(RunnerConfig { max_in_flight: 8192, ..RunnerConfig::default() }).unwrap();
         let mut d = Driver::new(hc, runner);
         println!("ready");
         std::io::stdout().flush().unwrap();

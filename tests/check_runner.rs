@@ -454,7 +454,7 @@ fn in_flight_bound_queues_probes_and_keeps_their_budget() {
         thread::sleep(secs(20));
         drop(c)
     });
-    let mut r = Runner::new(RunnerConfig { max_in_flight: 2, tls: None }).unwrap();
+    let mut r = Runner::new(RunnerConfig { max_in_flight: 2, ..RunnerConfig::default() }).unwrap();
     let t0 = Instant::now();
     for _ in 0..4 {
         r.submit(probe_for(http_check(UrlSpec::new("/")), sa("127.0.0.2:80")), t0);
@@ -472,4 +472,278 @@ fn in_flight_bound_queues_probes_and_keeps_their_budget() {
     // Two time out after 1 s of silence, the two queued behind them 1 s later.
     assert!(done.iter().all(|(res, _)| *res == ProbeResult::Failure(Failure::Timeout { step: "HTTP read" })));
     assert!(done[1].1 < ms(1800) && done[3].1 >= ms(1900), "{done:?}");
+}
+
+/// Routes 198.51.100.0/24 into one end of a veth pair whose other end
+/// stays down (through a gateway with a permanent neighbour entry, so no
+/// ARP fails): every packet is dropped and a connect there never completes
+/// (a black hole).
+fn black_hole_net() {
+    for args in [
+        &["link", "add", "bh0", "type", "veth", "peer", "name", "bh1"][..],
+        &["link", "set", "bh0", "up"],
+        &["addr", "add", "203.0.113.1/24", "dev", "bh0"],
+        &["neigh", "replace", "203.0.113.2", "lladdr", "02:00:00:00:00:02", "dev", "bh0", "nud", "permanent"],
+        &["route", "add", "198.51.100.0/24", "via", "203.0.113.2", "dev", "bh0", "onlink"],
+    ] {
+        let st = std::process::Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    }
+}
+
+#[test]
+fn a_backlog_never_fails_a_server_and_the_queue_stays_bounded() {
+    use lvskit::check::runner::Driver;
+    use lvskit::check::{HealthChecker, HealthEvent, RealServerSpec, VirtualServerSpec};
+    use lvskit::ipvs::{DestConfig, Protocol, ServiceConfig, ServiceKey};
+    use rand::SeedableRng;
+    if !enabled("a_backlog_never_fails_a_server_and_the_queue_stays_bounded") {
+        return;
+    }
+    netns();
+    black_hole_net();
+    // 60 black-holed servers and 3 live ones, checked every second with a
+    // 1 s connect timeout, through 3 slots: far more demand than the
+    // runner can carry, as 10 000 dead servers through 1 024 slots.
+    let live: Vec<Listener> = (2..5).map(|d| Listener::start(sa(&format!("127.0.0.{d}:80")))).collect();
+    let mut vs = VirtualServerSpec::new(ServiceConfig::new(
+        ServiceKey::addr(Protocol::Tcp, "192.0.2.1".parse().unwrap(), 80),
+        "rr",
+    ))
+    .delay_loop(secs(1));
+    let tcp = || tcp_check().retry(1).delay_before_retry(secs(1)).warmup(ms(500));
+    for l in &live {
+        vs = vs.real_server(RealServerSpec::new(DestConfig::masq(l.addr.ip(), 80)).checker(tcp()));
+    }
+    for d in 2..62u8 {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, d));
+        vs = vs.real_server(RealServerSpec::new(DestConfig::masq(ip, 80)).checker(tcp()));
+    }
+    let t0 = Instant::now();
+    let hc = HealthChecker::new(vec![vs], rand::rngs::StdRng::seed_from_u64(5), t0).unwrap();
+    let runner = Runner::new(RunnerConfig { max_in_flight: 3, max_queued: 40, tls: None }).unwrap();
+    let mut d = Driver::new(hc, runner);
+    let mut max_queued = 0;
+    let mut not_started = 0;
+    let mut downs = std::collections::HashMap::new();
+    let live_rs: Vec<_> = (0..3).map(lvskit::check::RsId).collect();
+    while t0.elapsed() < secs(16) {
+        d.step(ms(50)).unwrap();
+        max_queued = max_queued.max(d.runner.queued());
+        while let Some(e) = d.checker.poll_event() {
+            match e {
+                HealthEvent::ServerDown { rs, .. } => {
+                    assert!(!live_rs.contains(&rs), "live server {rs:?} went down");
+                }
+                HealthEvent::CheckerDown { rs, reason, .. } => {
+                    // Only the servers' own silence puts them down.
+                    assert_eq!(reason, Failure::ConnectTimeout, "{rs:?}");
+                    downs.insert(rs, t0.elapsed());
+                }
+                HealthEvent::CheckFailed { reason, .. } => assert_eq!(reason, Failure::ConnectTimeout),
+                HealthEvent::ProbeNotRun { reason, .. } => match reason {
+                    Failure::NotStarted { .. } => not_started += 1,
+                    other => panic!("probe given up: {other:?}"),
+                },
+                _ => {}
+            }
+        }
+    }
+    assert!(max_queued <= 40, "queue reached {max_queued}");
+    assert!(not_started > 0, "the backlog was never reached");
+    // Verdicts still arrive: with 3 slots and 1 s timeouts the runner
+    // carries about 3 probes a second, enough to put a good share of the
+    // dead servers down within 16 s (two failed probes each).
+    assert!(downs.len() >= 10, "only {} of 60 dead servers down: {downs:?}", downs.len());
+    for rs in &live_rs {
+        assert!(d.checker.server_status(*rs).unwrap().alive);
+    }
+    // Shutting down drops what is still out.
+    d.shutdown();
+    assert_eq!((d.runner.in_flight(), d.runner.queued()), (0, 0));
+    for l in live {
+        l.stop();
+    }
+}
+
+#[test]
+fn queued_probes_past_their_deadline_and_a_full_queue_are_not_started() {
+    if !enabled("queued_probes_past_their_deadline_and_a_full_queue_are_not_started") {
+        return;
+    }
+    netns();
+    black_hole_net();
+    let mut r = Runner::new(RunnerConfig { max_in_flight: 1, max_queued: 2, tls: None }).unwrap();
+    let t0 = Instant::now();
+    // One slot, held 1 s by a black hole; the two queued probes have a
+    // 1 s deadline too, so they cannot start in time; the fourth finds the
+    // queue full.
+    let probes: Vec<_> = (0..4).map(|_| probe_for(tcp_check(), sa("198.51.100.7:80"))).collect();
+    for p in probes {
+        r.submit(p, t0);
+    }
+    assert_eq!((r.in_flight(), r.queued()), (1, 2));
+    let mut done = Vec::new();
+    while done.len() < 4 {
+        r.poll_io(Some(ms(50))).unwrap();
+        while let Some((_, res)) = r.poll_result() {
+            done.push((res, t0.elapsed()));
+        }
+        assert!(t0.elapsed() < secs(10), "{done:?}");
+    }
+    let full = ProbeResult::NotRun(Failure::NotStarted { reason: "runner queue full", waited: Duration::ZERO });
+    assert_eq!(done[0], (full, done[0].1));
+    assert!(done[0].1 < ms(500));
+    assert_eq!(done.iter().filter(|(r, _)| *r == ProbeResult::Failure(Failure::ConnectTimeout)).count(), 1);
+    let late: Vec<_> = done
+        .iter()
+        .filter(|(r, _)| {
+            matches!(r, ProbeResult::NotRun(Failure::NotStarted { reason: "queued past its deadline", .. }))
+        })
+        .collect();
+    assert_eq!(late.len(), 2, "{done:?}");
+    // Answered at their deadline (1 s), with margin for a loaded machine.
+    assert!(late.iter().all(|(_, t)| *t >= ms(950) && *t < secs(4)), "{late:?}");
+    assert_eq!((r.in_flight(), r.queued()), (0, 0));
+}
+
+#[test]
+fn cancel_drops_queued_and_running_probes() {
+    if !enabled("cancel_drops_queued_and_running_probes") {
+        return;
+    }
+    netns();
+    black_hole_net();
+    let mut r = Runner::new(RunnerConfig { max_in_flight: 1, ..RunnerConfig::default() }).unwrap();
+    let t0 = Instant::now();
+    let a = probe_for(tcp_check(), sa("198.51.100.7:80"));
+    let mut b = a.clone();
+    b.id = lvskit::check::ProbeId::new(lvskit::check::CheckerId(1), 1);
+    let (ida, idb) = (a.id, b.id);
+    r.submit(a, t0);
+    r.submit(b, t0);
+    assert_eq!((r.in_flight(), r.queued()), (1, 1));
+    assert!(r.cancel(idb));
+    assert_eq!(r.queued(), 0);
+    assert!(r.cancel(ida));
+    assert_eq!(r.in_flight(), 0);
+    assert!(!r.cancel(ida));
+    while t0.elapsed() < ms(1500) {
+        r.poll_io(Some(ms(100))).unwrap();
+        assert_eq!(r.poll_result(), None);
+    }
+}
+
+#[test]
+fn fresh_probes_reach_the_timer_heap_and_a_reused_slot_keeps_its_own_deadline() {
+    if !enabled("fresh_probes_reach_the_timer_heap_and_a_reused_slot_keeps_its_own_deadline") {
+        return;
+    }
+    netns();
+    black_hole_net();
+    let mut r = Runner::new(RunnerConfig::default()).unwrap();
+    let t0 = Instant::now();
+    // A probe refused at once (nothing listens on 127.0.0.9:81) takes slot
+    // 0 and frees it in its first turn; a black-holed probe with a 3 s
+    // connect timeout, submitted in the same turn, is only "fresh": the
+    // runner must know its deadline before any I/O turn, and keep it once
+    // it moves to the timer heap, not inherit the first task's.
+    r.submit(probe_for(tcp_check(), sa("127.0.0.9:81")), t0);
+    let slow = probe_for(tcp_check().connect_timeout(secs(3)), sa("198.51.100.8:80"));
+    let slow_deadline = slow.deadline;
+    r.submit(slow, t0);
+    let nd = r.next_deadline().expect("a fresh probe has a deadline");
+    assert!(nd <= t0 + secs(4), "{nd:?}");
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        r.poll_io(Some(ms(200))).unwrap();
+        // After the first turn the black hole's timer is on the heap.
+        if got.is_empty() && r.in_flight() == 1 {
+            let nd = r.next_deadline().expect("its timer is on the heap");
+            assert!(nd >= slow_deadline - ms(50) - secs(3) && nd <= slow_deadline + ms(50), "{nd:?}");
+        }
+        while let Some((_, res)) = r.poll_result() {
+            got.push((res, t0.elapsed()));
+        }
+        assert!(t0.elapsed() < secs(10), "{got:?}");
+    }
+    assert!(matches!(got[0].0, ProbeResult::Failure(Failure::ConnectFailed { .. })), "{got:?}");
+    // A third probe reuses the freed slot with a 1 s timeout while the
+    // black hole's 3 s timer is pending: each ends at its own deadline.
+    assert_eq!(got[1].0, ProbeResult::Failure(Failure::ConnectTimeout));
+    assert!(got[1].1 >= ms(2950) && got[1].1 < secs(6), "{got:?}");
+    let t1 = Instant::now();
+    r.submit(probe_for(tcp_check().connect_timeout(secs(3)), sa("198.51.100.8:80")), t1);
+    r.poll_io(Some(Duration::ZERO)).unwrap();
+    r.submit(probe_for(tcp_check(), sa("198.51.100.9:80")), t1);
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        r.poll_io(Some(ms(200))).unwrap();
+        while let Some((_, res)) = r.poll_result() {
+            got.push((res, t1.elapsed()));
+        }
+        assert!(t1.elapsed() < secs(10), "{got:?}");
+    }
+    assert!(got[0].1 >= ms(950) && got[0].1 < ms(2900), "{got:?}");
+    assert!(got[1].1 >= ms(2950), "{got:?}");
+}
+
+#[test]
+fn ping_not_permitted_is_a_clear_not_run() {
+    use lvskit::check::{HealthChecker, HealthEvent, RealServerSpec, VirtualServerSpec};
+    use lvskit::ipvs::{DestConfig, Protocol, ServiceConfig, ServiceKey};
+    use rand::SeedableRng;
+    use rustix::thread::{CapabilitySet, capabilities, set_capabilities};
+    if !enabled("ping_not_permitted_is_a_clear_not_run") {
+        return;
+    }
+    netns();
+    let range = "/proc/sys/net/ipv4/ping_group_range";
+    // Capabilities are per thread: this thread gives up CAP_NET_RAW (no raw
+    // ICMP socket), and the namespace's ping_group_range decides about the
+    // unprivileged ICMP socket.
+    let h = thread::spawn(move || {
+        let mut caps = capabilities(None).unwrap();
+        caps.effective.remove(CapabilitySet::NET_RAW);
+        set_capabilities(None, caps).unwrap();
+        let ping = || CheckerSpec::new(CheckKind::Ping).connect_timeout(secs(1));
+        // Nobody may ping ("1 0", a new namespace's default).
+        std::fs::write(range, "1 0").unwrap();
+        let p = probe_for(ping(), sa("127.0.0.1:0"));
+        let (r, _) = run(p.clone());
+        let ProbeResult::NotRun(Failure::PingNotPermitted { help }) = &r else { panic!("{r:?}") };
+        assert!(help.contains("ping_group_range"), "{help}");
+        // Through the checker: a ProbeNotRun event, the server's state
+        // unchanged, and a retry a delay_loop later.
+        let vs = VirtualServerSpec::new(ServiceConfig::new(
+            ServiceKey::addr(Protocol::Tcp, "192.0.2.1".parse().unwrap(), 80),
+            "rr",
+        ))
+        .delay_loop(secs(2))
+        .real_server(RealServerSpec::new(DestConfig::masq(sa("127.0.0.1:0").ip(), 0)).checker(ping().warmup(ms(0))));
+        let t0 = Instant::now();
+        let mut hc = HealthChecker::new(vec![vs], rand::rngs::StdRng::seed_from_u64(1), t0).unwrap();
+        while hc.poll_event().is_some() {}
+        hc.handle_timeout(t0 + secs(1));
+        let p = hc.poll_probe().unwrap();
+        let (r, _) = run(p.clone());
+        hc.handle_result(p.id, r, t0 + ms(1010)).unwrap();
+        let ev: Vec<_> = std::iter::from_fn(|| hc.poll_event()).collect();
+        assert!(
+            matches!(&ev[..], [HealthEvent::ProbeNotRun { reason: Failure::PingNotPermitted { .. }, .. }]),
+            "{ev:?}"
+        );
+        assert!(hc.server_status(lvskit::check::RsId(0)).unwrap().alive);
+        hc.handle_timeout(t0 + ms(2990));
+        assert!(hc.poll_probe().is_none());
+        hc.handle_timeout(t0 + ms(3020));
+        assert!(hc.poll_probe().is_some(), "tried again after delay_loop");
+        // Our group permitted: the unprivileged ICMP socket works without
+        // CAP_NET_RAW.
+        let gid = rustix::process::getgid().as_raw();
+        std::fs::write(range, format!("{gid} {gid}")).unwrap();
+        let (r, _) = run(probe_for(ping(), sa("127.0.0.1:0")));
+        assert_eq!(r, ProbeResult::Success);
+    });
+    h.join().unwrap();
 }

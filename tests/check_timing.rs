@@ -368,19 +368,32 @@ fn misc_exit_codes_and_dynamic_weights() {
 }
 
 #[test]
-fn lost_results_fail_after_a_grace_period() {
+fn lost_results_are_given_up_without_a_verdict() {
     let mut s = Sim::new(vec![vs_with(classic())], 1);
-    // A runner that never answers: the checker fails the probe 5 s after
-    // its deadline and keeps its rhythm.
+    // A runner that never answers the first probe: the checker gives it up
+    // after its deadline (11 s), its budget again (the most a runner may
+    // shift it after queueing, 10 s) and 5 s of grace, as not run: no
+    // verdict on the server, next probe a delay_loop later.
     let mut first = true;
     s.run_until(secs(40), &mut |_, _| {
         let r = if first { (ProbeResult::Success, secs(3600)) } else { (ProbeResult::Success, ms(1)) };
         first = false;
         r
     });
-    assert_eq!(down_events(&s), vec![secs(16)]);
-    assert_eq!(&s.times(C0)[..2], &[secs(1), secs(22)]);
-    assert_eq!(up_events(&s), vec![ms(22001)]);
+    assert!(down_events(&s).is_empty(), "{:?}", s.events);
+    let not_run = s.events_where(|e| matches!(e, HealthEvent::ProbeNotRun { .. }));
+    assert_eq!(not_run.len(), 1, "{not_run:?}");
+    assert_eq!(not_run[0].0, secs(26));
+    assert!(matches!(
+        &not_run[0].1,
+        HealthEvent::ProbeNotRun { reason: Failure::Aborted { reason: "no result from the runner" }, .. }
+    ));
+    assert_eq!(&s.times(C0)[..2], &[secs(1), secs(32)]);
+    // The runner is told to drop it, and a late answer is refused.
+    let lost = s.issued[0].probe.id;
+    assert_eq!(s.hc.poll_cancelled(), Some(lost));
+    assert_eq!(s.hc.poll_cancelled(), None);
+    assert!(s.hc.handle_result(lost, ProbeResult::Success, s.now).is_err());
 }
 
 #[test]

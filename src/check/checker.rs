@@ -78,6 +78,13 @@ pub struct CheckerId(pub u32);
 pub struct ProbeId(u64);
 
 impl ProbeId {
+    /// The id of probe `seq` of `checker` (for runners that carry ids
+    /// across a process boundary; a made-up id is refused by
+    /// [`HealthChecker::handle_result`] unless that probe is awaited).
+    pub fn new(checker: CheckerId, seq: u32) -> Self {
+        ProbeId((u64::from(checker.0) << 32) | u64::from(seq))
+    }
+
     /// The checker that issued the probe.
     pub fn checker(self) -> CheckerId {
         CheckerId((self.0 >> 32) as u32)
@@ -157,6 +164,16 @@ pub struct Probe {
     pub step_timeout: Duration,
     /// The time by which the whole probe must be over; past it, the result
     /// is a failure. For scripts, the time to send SIGTERM.
+    ///
+    /// A runner that cannot start the probe at once (all its slots busy)
+    /// may hold it until `deadline` and then start it with its whole budget
+    /// (`deadline` shifted by the wait); a probe still waiting at
+    /// `deadline` is reported as [`ProbeResult::NotRun`] with
+    /// [`Failure::NotStarted`], never as a failure of the server. The
+    /// checker therefore waits for a result until `deadline` plus the
+    /// budget (`deadline` minus launch) plus a grace period (5 s, 15 s for
+    /// scripts); past that it gives the probe up as not run and asks for it
+    /// to be cancelled ([`HealthChecker::poll_cancelled`]).
     pub deadline: Instant,
 }
 
@@ -317,6 +334,21 @@ impl DesiredService {
     }
 }
 
+impl From<DesiredService> for crate::backend::reconcile::DesiredService {
+    /// The same pool for [`reconcile`](crate::backend::reconcile::reconcile):
+    /// settings and servers unchanged, in the same order.
+    fn from(d: DesiredService) -> Self {
+        crate::backend::reconcile::DesiredService::new(d.config, d.dests)
+    }
+}
+
+impl From<&DesiredService> for crate::backend::reconcile::DesiredService {
+    /// The same pool, cloned.
+    fn from(d: &DesiredService) -> Self {
+        crate::backend::reconcile::DesiredService::new(d.config.clone(), d.dests.clone())
+    }
+}
+
 /// A checker's state, for display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckerStatus {
@@ -467,6 +499,10 @@ pub struct HealthChecker {
     /// When to look for overdue results (the earliest guard of the probes
     /// out when it was set).
     sweep_at: Option<Instant>,
+    /// Probes given up on, for the runner to drop.
+    cancelled: VecDeque<ProbeId>,
+    /// After [`shutdown`](Self::shutdown): no probe, no timer, no result.
+    shut_down: bool,
 }
 
 impl HealthChecker {
@@ -499,6 +535,8 @@ impl HealthChecker {
             dirty: Vec::new(),
             out: 0,
             sweep_at: None,
+            cancelled: VecDeque::new(),
+            shut_down: false,
         };
         for vs in vss {
             hc.add_vs(vs, now)?;
@@ -725,6 +763,15 @@ impl HealthChecker {
         self.probes.pop_front()
     }
 
+    /// The next probe the checker gave up on (no result by its deadline,
+    /// its budget and a grace period; or pending at
+    /// [`shutdown`](Self::shutdown)): tell the runner to drop it
+    /// ([`Runner::cancel`](super::runner::Runner::cancel) with the `probe`
+    /// feature). A late result for it is refused anyway.
+    pub fn poll_cancelled(&mut self) -> Option<ProbeId> {
+        self.cancelled.pop_front()
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<HealthEvent> {
         self.events.pop_front()
@@ -738,6 +785,9 @@ impl HealthChecker {
     /// Runs the timers due at `now`: launches probes, and fails probes whose
     /// result is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.shut_down {
+            return;
+        }
         if self.sweep_at.is_some_and(|t| t <= now) {
             self.sweep(now);
         }
@@ -755,9 +805,10 @@ impl HealthChecker {
         self.flush_dirty();
     }
 
-    /// Fails the probes whose result is overdue (a runner that lost them),
-    /// so their checkers keep their rhythm, and sets the next sweep. One
-    /// pass over the checkers, about once per probe budget.
+    /// Gives up the probes whose result is overdue (a runner that lost
+    /// them) as not run, so their checkers keep their rhythm without a
+    /// verdict on the server, queues them for cancellation, and sets the
+    /// next sweep. One pass over the checkers, about once per probe budget.
     fn sweep(&mut self, now: Instant) {
         self.sweep_at = None;
         let mut overdue = Vec::new();
@@ -774,9 +825,10 @@ impl HealthChecker {
         }
         self.sweep_at = next;
         for id in overdue {
+            self.cancelled.push_back(id);
             let _ = self.handle_result(
                 id,
-                ProbeResult::Failure(Failure::Aborted { reason: "no result from the runner" }),
+                ProbeResult::NotRun(Failure::Aborted { reason: "no result from the runner" }),
                 now,
             );
         }
@@ -832,8 +884,10 @@ impl HealthChecker {
             Template::File(f) => (ProbeSpec::File(Arc::clone(f)), Duration::from_secs(1), RESULT_GRACE),
         };
         let deadline = now + budget;
-        // The result is overdue after the deadline plus a grace period.
-        st.guard_at = deadline + grace;
+        // The result is overdue after the latest end a runner may give it
+        // (started at the deadline after queueing, with its whole budget)
+        // plus a grace period.
+        st.guard_at = deadline + budget + grace;
         let guard = st.guard_at;
         let probe = Probe { id, target: st.cfg.target.clone(), spec, step_timeout: to, deadline };
         self.probes.push_back(probe);
@@ -848,6 +902,9 @@ impl HealthChecker {
     /// is refused with [`CheckError::UnknownProbe`] and changes nothing.
     pub fn handle_result(&mut self, id: ProbeId, result: ProbeResult, now: Instant) -> Result<(), CheckError> {
         let c = id.checker().0 as usize;
+        if self.shut_down {
+            return Err(CheckError::ShutDown { id: id.to_string() });
+        }
         match self.checkers.get(c) {
             Some(st) if st.in_flight && st.seq == id.seq() => {}
             _ => return Err(CheckError::UnknownProbe { id: id.to_string() }),
@@ -861,6 +918,21 @@ impl HealthChecker {
         // time (see `launch`).
         let now = now.checked_sub(self.checkers[c].late).unwrap_or(now);
         let style = self.checkers[c].style;
+        // A result of the wrong kind says nothing about the server: it is
+        // taken as a probe that did not run, with the mismatch as reason.
+        let result = match (style, &result) {
+            (_, ProbeResult::NotRun(_))
+            | (Style::Misc, ProbeResult::Script(_) | ProbeResult::Failure(_) | ProbeResult::Success)
+            | (Style::File, ProbeResult::FileValue(_))
+            | (
+                Style::Tcp | Style::UdpLike | Style::Smtp | Style::Http,
+                ProbeResult::Success | ProbeResult::Failure(_),
+            ) => result,
+            (_, other) => ProbeResult::NotRun(Failure::UnexpectedResult {
+                checker: self.checkers[c].cfg.kind.name(),
+                got: result_name(other),
+            }),
+        };
         match (style, result) {
             (_, ProbeResult::NotRun(reason)) => {
                 let st = &mut self.checkers[c];
@@ -873,14 +945,17 @@ impl HealthChecker {
             (Style::Misc, ProbeResult::Failure(f)) => self.misc_failure(c, f, now),
             (Style::Misc, ProbeResult::Success) => self.misc_result(c, ScriptExit::Exited(0), now),
             (Style::File, ProbeResult::FileValue(v)) => self.file_result(c, v, now),
-            (Style::File, _) => {
-                let d = self.file_interval(c);
-                self.schedule(c, now + d, false);
-            }
-            (_, ProbeResult::Success) => self.epilog(c, None, now),
-            (_, ProbeResult::Failure(f)) => self.epilog(c, Some(f), now),
+            (Style::Http, ProbeResult::Success) => self.http_epilog(c, None, now),
+            (Style::Http, ProbeResult::Failure(f)) => self.http_epilog(c, Some(f), now),
+            (Style::Tcp | Style::UdpLike | Style::Smtp, ProbeResult::Success) => self.epilog(c, None, now),
+            (Style::Tcp | Style::UdpLike | Style::Smtp, ProbeResult::Failure(f)) => self.epilog(c, Some(f), now),
+            // Every other pair was turned into `NotRun` above.
             (_, other) => {
-                self.epilog(c, Some(Failure::Aborted { reason: unexpected_result(&other) }), now);
+                let reason =
+                    Failure::UnexpectedResult { checker: self.checkers[c].cfg.kind.name(), got: result_name(&other) };
+                self.events.push_back(HealthEvent::ProbeNotRun { checker: CheckerId(c as u32), reason });
+                let d = if style == Style::File { self.file_interval(c) } else { self.checkers[c].cfg.delay_loop };
+                self.schedule(c, now + d, false);
             }
         }
         self.flush_dirty();
@@ -894,13 +969,10 @@ impl HealthChecker {
         }
     }
 
-    /// The epilogs of the network checkers: what a success or a failure
-    /// does to the state, and when the next probe is due.
+    /// The epilogs of the TCP, UDP-like and SMTP checkers: what a success
+    /// or a failure does to the state, and when the next probe is due.
     fn epilog(&mut self, c: usize, failure: Option<Failure>, now: Instant) {
         let style = self.checkers[c].style;
-        if style == Style::Http {
-            return self.http_epilog(c, failure, now);
-        }
         let st = &self.checkers[c];
         let (delay_loop, dbr, retry) = (st.cfg.delay_loop, st.cfg.delay_before_retry, st.cfg.retry);
         let (is_up, has_run, retry_it) = (st.is_up, st.has_run, st.retry_it);
@@ -917,7 +989,9 @@ impl HealthChecker {
         };
         self.checkers[c].last_failure = Some(f.clone());
         match style {
-            Style::Tcp => {
+            // HTTP, MISC and FILE have epilogs of their own and never come
+            // here; TCP_CHECK's rules stand in for them.
+            Style::Tcp | Style::Http | Style::Misc | Style::File => {
                 // tcp_epilog: retries go on even while the server is down.
                 if retry_it >= retry {
                     self.checkers[c].retry_it = 0;
@@ -996,7 +1070,6 @@ impl HealthChecker {
                     self.schedule(c, now + delay_loop, false);
                 }
             }
-            Style::Http | Style::Misc | Style::File => unreachable!("handled by their own epilogs"),
         }
     }
 
@@ -1391,11 +1464,22 @@ impl HealthChecker {
 
     /// keepalived's stop (`clear_services`): the desired pools become empty
     /// and, for virtual servers with `omega`, the live servers are reported
-    /// down and the quorum lost. Pending probes are dropped.
+    /// down and the quorum lost. Pending probes are dropped, the probes
+    /// out are queued for cancellation ([`poll_cancelled`](Self::poll_cancelled)),
+    /// and from then on no timer runs and every result is refused with
+    /// [`CheckError::ShutDown`]. A second call changes nothing.
     pub fn shutdown(&mut self) -> Vec<DesiredService> {
+        self.shut_down = true;
         self.timers.clear();
         self.sweep_at = None;
         self.probes.clear();
+        for (c, st) in self.checkers.iter_mut().enumerate() {
+            if st.in_flight {
+                st.in_flight = false;
+                self.cancelled.push_back(ProbeId::new(CheckerId(c as u32), st.seq));
+            }
+        }
+        self.out = 0;
         for v in 0..self.vss.len() {
             let omega = self.vss[v].omega;
             for i in 0..self.vss[v].rs.len() {
@@ -1520,9 +1604,13 @@ impl HealthChecker {
     ///   `sorry_server_inhibit` waits with weight 0.
     ///
     /// A virtual server of a `virtual_server_group` gives one entry per
-    /// service of the group, all with the same servers.
+    /// service of the group, all with the same servers. After
+    /// [`shutdown`](Self::shutdown) every pool is empty.
     pub fn desired_services(&self, vs: VsId) -> Vec<DesiredService> {
         let Some(v) = self.vss.get(vs.0 as usize) else { return Vec::new() };
+        if self.shut_down {
+            return v.configs.iter().map(|c| DesiredService { config: c.clone(), dests: Vec::new() }).collect();
+        }
         let sorry_active = v.sorry.is_some() && v.sorry_alive;
         let mut dests: Vec<DestConfig> = Vec::with_capacity(v.rs.len() + 1);
         for &r in &v.rs {
@@ -1563,13 +1651,24 @@ impl HealthChecker {
     pub fn desired(&self) -> Vec<DesiredService> {
         (0..self.vss.len()).flat_map(|v| self.desired_services(VsId(v as u32))).collect()
     }
+
+    /// The desired pools of all virtual servers as one table for
+    /// [`reconcile`](crate::backend::reconcile::reconcile) or a
+    /// [`Reconciler`](crate::backend::reconcile::Reconciler). Reconciling it
+    /// with pruning on deletes services it does not list; after
+    /// [`shutdown`](Self::shutdown) it lists every service with no server.
+    pub fn desired_state(&self) -> crate::backend::reconcile::DesiredState {
+        self.desired().into_iter().map(Into::into).collect()
+    }
 }
 
-fn unexpected_result(r: &ProbeResult) -> &'static str {
+fn result_name(r: &ProbeResult) -> &'static str {
     match r {
-        ProbeResult::Script(_) => "script result for a network checker",
-        ProbeResult::FileValue(_) => "file value for a network checker",
-        _ => "unexpected result",
+        ProbeResult::Success => "success",
+        ProbeResult::Failure(_) => "failure",
+        ProbeResult::Script(_) => "script exit",
+        ProbeResult::FileValue(_) => "file value",
+        ProbeResult::NotRun(_) => "not run",
     }
 }
 

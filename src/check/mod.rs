@@ -212,4 +212,10 @@ pub enum CheckError {
         /// The probe id.
         id: String,
     },
+    /// A result after [`HealthChecker::shutdown`].
+    #[error("result for probe {id} after shutdown")]
+    ShutDown {
+        /// The probe id.
+        id: String,
+    },
 }

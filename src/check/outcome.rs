@@ -142,6 +142,25 @@ pub enum Failure {
         /// Why.
         reason: &'static str,
     },
+    /// The probe never started: it waited for a free slot in the runner
+    /// until its deadline passed, or the runner's queue was full. Reported
+    /// as [`ProbeResult::NotRun`]: the checker's own backlog is no evidence
+    /// against the server.
+    NotStarted {
+        /// Why (`"queued past its deadline"`, `"runner queue full"`).
+        reason: &'static str,
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
+    /// A result of the wrong kind for the checker that issued the probe
+    /// (a file value for a `MISC_CHECK`, a script exit for a `TCP_CHECK`):
+    /// a runner bug, treated as a probe that did not run.
+    UnexpectedResult {
+        /// The checker's kind (`"TCP_CHECK"` …).
+        checker: &'static str,
+        /// What came back (`"file value"`, `"script exit"` …).
+        got: &'static str,
+    },
 }
 
 fn os(kind: io::ErrorKind, errno: Option<i32>) -> String {
@@ -190,6 +209,10 @@ impl fmt::Display for Failure {
             Failure::ScriptTimeout => f.write_str("timed out"),
             Failure::FileFault { value } => write!(f, "tracked file reports fault ({value})"),
             Failure::Aborted { reason } => write!(f, "probe aborted: {reason}"),
+            Failure::NotStarted { reason, waited } => {
+                write!(f, "probe not started: {reason} (waited {} ms)", waited.as_millis())
+            }
+            Failure::UnexpectedResult { checker, got } => write!(f, "{got} is not a {checker} result"),
         }
     }
 }

@@ -25,8 +25,19 @@
 //! (`connect_timeout`), each later step must make progress within it again
 //! (keepalived's per-read timer), and the whole probe must be over by its
 //! `deadline`, which bounds slow senders that keepalived's per-read timer
-//! would wait on forever. A probe that waited for a free slot gets its
-//! deadlines shifted by the wait. Memory per probe is bounded: response
+//! would wait on forever.
+//!
+//! Backlog: a probe that waits for a free slot starts with its whole budget
+//! (its deadlines shifted by the wait), but only if a slot frees before its
+//! `deadline`; otherwise it is reported as [`ProbeResult::NotRun`] with
+//! [`Failure::NotStarted`], and the checker tries again a `delay_loop`
+//! later without judging the server, as keepalived does when it cannot
+//! even open a socket for a check ("Rescheduling"). So every probe is
+//! answered by `deadline` plus its budget, before the checker gives it up
+//! (see [`Probe::deadline`]), and the queue holds at most
+//! [`RunnerConfig::max_queued`] probes (beyond that a submission is
+//! answered `NotStarted` at once). [`Runner::cancel`] drops a probe the
+//! checker gave up on. Memory per probe is bounded: response
 //! heads are capped (4095 bytes), bodies are hashed as they stream, and
 //! datagrams are read into one shared 64 KiB buffer.
 //!
@@ -62,6 +73,10 @@ use net::SetupError;
 pub struct RunnerConfig {
     /// Most probes (sockets or processes) at once; others wait in order.
     pub max_in_flight: usize,
+    /// Most probes and scripts waiting for a slot; a probe submitted
+    /// beyond it is answered [`Failure::NotStarted`] at once (a script,
+    /// [`ScriptExit::SpawnFailed`] with `WouldBlock`).
+    pub max_queued: usize,
     /// TLS client configuration for `SSL_GET`; `None` builds keepalived's
     /// (no certificate verification).
     pub tls: Option<Arc<rustls::ClientConfig>>,
@@ -69,7 +84,7 @@ pub struct RunnerConfig {
 
 impl Default for RunnerConfig {
     fn default() -> Self {
-        RunnerConfig { max_in_flight: 1024, tls: None }
+        RunnerConfig { max_in_flight: 1024, max_queued: 65_536, tls: None }
     }
 }
 
@@ -171,7 +186,10 @@ pub struct Runner {
     ready: Vec<(usize, Ready)>,
     in_flight: usize,
     max_in_flight: usize,
+    max_queued: usize,
     queue: VecDeque<(Owner, QueuedWork, Instant)>,
+    /// The earliest deadline of a queued probe.
+    queue_due: Option<Instant>,
     /// (due, slot, generation of the task in the slot).
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     /// Per slot, bumped each time a task takes it, so that timers of
@@ -229,7 +247,9 @@ impl Runner {
             ready: Vec::with_capacity(1024),
             in_flight: 0,
             max_in_flight: cfg.max_in_flight.max(1),
+            max_queued: cfg.max_queued,
             queue: VecDeque::new(),
+            queue_due: None,
             timers: BinaryHeap::new(),
             generation: Vec::new(),
             fresh: Vec::new(),
@@ -253,7 +273,8 @@ impl Runner {
         self.queue.len()
     }
 
-    /// Starts `probe` now, or queues it when `max_in_flight` are running.
+    /// Starts `probe` now, or queues it when `max_in_flight` are running
+    /// (see the [module docs](self) on backlog).
     pub fn submit(&mut self, probe: Probe, now: Instant) {
         if let ProbeSpec::File(f) = &probe.spec {
             // Files are read on the spot, as keepalived reads them.
@@ -263,6 +284,13 @@ impl Runner {
         }
         let owner = Owner::Probe(probe.id);
         if self.in_flight >= self.max_in_flight {
+            if self.queue.len() >= self.max_queued {
+                let f = Failure::NotStarted { reason: "runner queue full", waited: Duration::ZERO };
+                self.results.push_back((probe.id, ProbeResult::NotRun(f)));
+                return;
+            }
+            let d = probe.deadline;
+            self.queue_due = Some(self.queue_due.map_or(d, |q| q.min(d)));
             self.queue.push_back((owner, QueuedWork::Probe(probe), now));
         } else {
             self.start(owner, QueuedWork::Probe(probe), now, Duration::ZERO);
@@ -277,6 +305,11 @@ impl Runner {
         let token = ScriptToken(self.next_token);
         let owner = Owner::Script(token);
         if self.in_flight >= self.max_in_flight {
+            if self.queue.len() >= self.max_queued {
+                let exit = ScriptExit::SpawnFailed { kind: io::ErrorKind::WouldBlock, errno: None };
+                self.script_results.push_back((token, exit));
+                return token;
+            }
             self.queue.push_back((owner, QueuedWork::Script(script, timeout), now));
         } else {
             self.start(owner, QueuedWork::Script(script, timeout), now, Duration::ZERO);
@@ -297,10 +330,27 @@ impl Runner {
     /// The earliest time the runner has something to do without I/O.
     pub fn next_deadline(&self) -> Option<Instant> {
         let t = self.timers.peek().map(|Reverse((t, _, _))| *t);
-        match (t, self.fresh_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [t, self.fresh_due, self.queue_due].into_iter().flatten().min()
+    }
+
+    /// Drops probe `id`, queued or running, without a result (the checker
+    /// gave it up). Returns whether it was found. O(queued + in flight):
+    /// for the rare give-up, not for every probe.
+    pub fn cancel(&mut self, id: ProbeId) -> bool {
+        let is = |o: &Owner| matches!(o, Owner::Probe(p) if *p == id);
+        if let Some(i) = self.queue.iter().position(|(o, _, _)| is(o)) {
+            self.queue.remove(i);
+            return true;
         }
+        if let Some(slot) = self.slots.iter().position(|t| t.as_ref().is_some_and(|t| is(&t.owner))) {
+            self.discard(slot, true);
+            return true;
+        }
+        if let Some(i) = self.results.iter().position(|(p, _)| *p == id) {
+            self.results.remove(i);
+            return true;
+        }
+        false
     }
 
     fn alloc(&mut self) -> usize {
@@ -577,11 +627,40 @@ impl Runner {
     }
 
     fn start_queued(&mut self, now: Instant) {
+        if self.queue_due.is_some_and(|d| d <= now) {
+            self.expire_queued(now);
+        }
         while self.in_flight < self.max_in_flight {
             let Some((owner, work, queued_at)) = self.queue.pop_front() else { break };
             let waited = now.saturating_duration_since(queued_at);
             self.start(owner, work, now, waited);
         }
+        if self.queue.is_empty() {
+            self.queue_due = None;
+        }
+    }
+
+    /// Answers the queued probes whose deadline passed before a slot freed
+    /// with `NotStarted`, and sets the next queue deadline. One pass over
+    /// the queue, at most once per queued deadline.
+    fn expire_queued(&mut self, now: Instant) {
+        let mut due: Option<Instant> = None;
+        let results = &mut self.results;
+        self.queue.retain(|(owner, work, queued_at)| match (owner, work) {
+            (Owner::Probe(id), QueuedWork::Probe(p)) => {
+                if p.deadline <= now {
+                    let waited = now.saturating_duration_since(*queued_at);
+                    let f = Failure::NotStarted { reason: "queued past its deadline", waited };
+                    results.push_back((*id, ProbeResult::NotRun(f)));
+                    false
+                } else {
+                    due = Some(due.map_or(p.deadline, |d| d.min(p.deadline)));
+                    true
+                }
+            }
+            _ => true,
+        });
+        self.queue_due = due;
     }
 
     fn expire(&mut self, now: Instant) {
@@ -630,7 +709,18 @@ impl Runner {
     }
 
     fn close(&mut self, slot: usize, result: ProbeResult) {
-        let Some(task) = self.slots[slot].take() else { return };
+        if let Some(owner) = self.discard(slot, false) {
+            self.finish(owner, result);
+        }
+    }
+
+    /// Ends the task in `slot` (a script still running is killed with its
+    /// process group when `kill`) and frees the slot.
+    fn discard(&mut self, slot: usize, kill: bool) -> Option<Owner> {
+        let mut task = self.slots[slot].take()?;
+        if let (true, Kind::Script(r)) = (kill, &mut task.kind) {
+            r.kill();
+        }
         // Closing a descriptor takes it out of the epoll set; no
         // deregistration call is needed.
         if !task.registered && matches!(task.kind, Kind::Script(_)) {
@@ -640,7 +730,7 @@ impl Runner {
         drop(task);
         self.in_flight -= 1;
         self.freed_in_batch.push(slot);
-        self.finish(owner, result);
+        Some(owner)
     }
 
     /// Carries a task as far as it goes without blocking.
@@ -1029,6 +1119,9 @@ impl Driver {
     pub fn step(&mut self, max_wait: Duration) -> io::Result<()> {
         let now = Instant::now();
         self.checker.handle_timeout(now);
+        while let Some(id) = self.checker.poll_cancelled() {
+            self.runner.cancel(id);
+        }
         while let Some(p) = self.checker.poll_probe() {
             self.runner.submit(p, now);
         }
@@ -1043,6 +1136,16 @@ impl Driver {
             let _ = self.checker.handle_result(id, r, now);
         }
         Ok(())
+    }
+
+    /// Stops checking ([`HealthChecker::shutdown`]) and drops the probes
+    /// out (scripts are killed); returns the empty desired pools.
+    pub fn shutdown(&mut self) -> Vec<super::DesiredService> {
+        let empty = self.checker.shutdown();
+        while let Some(id) = self.checker.poll_cancelled() {
+            self.runner.cancel(id);
+        }
+        empty
     }
 
     /// Steps until `until`.
