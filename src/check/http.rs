@@ -316,6 +316,12 @@ impl ResponseReader {
         self.head_done
     }
 
+    /// Bytes held in memory: the head read so far (at most [`MAX_HEAD`]);
+    /// body bytes are passed on, never kept.
+    pub fn buffered(&self) -> usize {
+        self.head.len()
+    }
+
     /// The status code, once the head is complete.
     pub fn status(&self) -> Option<u16> {
         self.head_done.then_some(self.status)

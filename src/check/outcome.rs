@@ -92,7 +92,8 @@ pub enum Failure {
         /// The limit.
         limit: usize,
     },
-    /// An SMTP server sent too much ahead of the dialogue.
+    /// An SMTP server sent too much ahead of the dialogue, or one reply
+    /// longer than the limit.
     SmtpOverflow {
         /// The limit.
         limit: usize,
@@ -198,7 +199,7 @@ impl fmt::Display for Failure {
             Failure::SmtpReply { step, code: None } => write!(f, "bad SMTP {step} reply (no code)"),
             Failure::SmtpLineTooLong { limit } => write!(f, "SMTP reply line longer than {limit} bytes"),
             Failure::SmtpOverflow { limit } => {
-                write!(f, "SMTP server sent more than {limit} bytes ahead of the dialogue")
+                write!(f, "SMTP server sent more than {limit} bytes in one reply or ahead of the dialogue")
             }
             Failure::Closed { step } => write!(f, "connection closed during {step}"),
             Failure::Icmp { icmp_type } => write!(f, "ICMP type {icmp_type} instead of an echo reply"),

@@ -10,8 +10,15 @@
 //! so a multi-line greeting (`220-…`) fails there; lvskit follows RFC 5321
 //! §4.2 and reads continuation lines up to the final one, and accepts a
 //! code followed directly by CRLF. A reply line longer than RFC 5321's
-//! 512 bytes is a failure (keepalived discards its buffer and reads on
-//! until the timeout).
+//! 512 bytes is a failure (keepalived discards its 512-byte buffer and
+//! reads on until the timeout).
+//!
+//! Input is parsed as it arrives, whatever the size of one read (keepalived
+//! reads into its 512-byte buffer, so a read never fails for its size
+//! there either). Memory is bounded: one line (512 bytes), and at most
+//! [`MAX_PENDING`] bytes received ahead of the dialogue; one reply (all its
+//! continuation lines) may total at most [`MAX_REPLY`] bytes, where
+//! keepalived would read on until its timeout.
 
 use super::outcome::Failure;
 
@@ -21,6 +28,9 @@ pub const MAX_LINE: usize = 512;
 /// The most bytes a server may send ahead of the dialogue (replies to
 /// commands not yet sent) before the check fails.
 pub const MAX_PENDING: usize = 4096;
+/// The most bytes one reply (a greeting or a command's reply with all its
+/// continuation lines) may total before the check fails.
+pub const MAX_REPLY: usize = 65_536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -52,7 +62,10 @@ pub struct SmtpDialogue {
     state: State,
     helo: String,
     line: Vec<u8>,
-    pending: std::collections::VecDeque<u8>,
+    /// Bytes of the reply under way, its lines so far included.
+    reply_len: usize,
+    /// Bytes received ahead of the command they answer.
+    pending: Vec<u8>,
 }
 
 /// The reply code of a line: three digits followed by a space, a hyphen
@@ -77,7 +90,8 @@ impl SmtpDialogue {
             state: State::Banner,
             helo: helo_name.to_owned(),
             line: Vec::with_capacity(64),
-            pending: std::collections::VecDeque::new(),
+            reply_len: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -93,18 +107,47 @@ impl SmtpDialogue {
 
     /// Consumes received bytes and says what to do next. Processing stops
     /// at the first reply that calls for a command; the rest waits for the
-    /// next call.
+    /// next call (at most [`MAX_PENDING`] bytes of it).
     pub fn feed(&mut self, data: &[u8]) -> Result<SmtpStep, Failure> {
-        if self.pending.len() + data.len() > MAX_PENDING {
-            return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
+        if !self.pending.is_empty() {
+            let held = std::mem::take(&mut self.pending);
+            let (used, out) = self.consume(&held)?;
+            if let Some(w) = out {
+                let left = held.len() - used + data.len();
+                if left > MAX_PENDING {
+                    return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
+                }
+                self.pending = held;
+                self.pending.drain(..used);
+                self.pending.extend_from_slice(data);
+                return Ok(SmtpStep::Write(w));
+            }
         }
-        self.pending.extend(data);
-        while let Some(b) = self.pending.pop_front() {
+        let (used, out) = self.consume(data)?;
+        if let Some(w) = out {
+            let rest = &data[used..];
+            if rest.len() > MAX_PENDING {
+                return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
+            }
+            self.pending.extend_from_slice(rest);
+            return Ok(SmtpStep::Write(w));
+        }
+        Ok(if self.state == State::Done { SmtpStep::Done } else { SmtpStep::Read })
+    }
+
+    /// Reads `data` line by line up to the first reply that calls for a
+    /// command: how many bytes were used, and that command.
+    fn consume(&mut self, data: &[u8]) -> Result<(usize, Option<Vec<u8>>), Failure> {
+        for (i, &b) in data.iter().enumerate() {
             if self.state == State::Done {
-                break;
+                return Ok((i, None));
             }
             if self.line.len() >= MAX_LINE {
                 return Err(Failure::SmtpLineTooLong { limit: MAX_LINE });
+            }
+            self.reply_len += 1;
+            if self.reply_len > MAX_REPLY {
+                return Err(Failure::SmtpOverflow { limit: MAX_REPLY });
             }
             self.line.push(b);
             if b != b'\n' {
@@ -115,10 +158,10 @@ impl SmtpDialogue {
             self.line = line;
             self.line.clear();
             if let Some(w) = out {
-                return Ok(SmtpStep::Write(w));
+                return Ok((i + 1, Some(w)));
             }
         }
-        Ok(if self.state == State::Done { SmtpStep::Done } else { SmtpStep::Read })
+        Ok((data.len(), None))
     }
 
     fn line_done(&mut self, line: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
@@ -129,6 +172,7 @@ impl SmtpDialogue {
                 match parsed {
                     Some((c, true)) if c == want => Ok(None),
                     Some((c, false)) if c == want => {
+                        self.reply_len = 0;
                         if self.state == State::Banner {
                             self.state = State::Helo;
                             Ok(Some(format!("HELO {}\r\n", self.helo).into_bytes()))
@@ -169,8 +213,50 @@ mod tests {
         assert_eq!(d.feed(b"220 a\r\n250 b\r\n221 c\r\n").unwrap(), SmtpStep::Write(b"HELO h\r\n".to_vec()));
         assert_eq!(d.feed(b"").unwrap(), SmtpStep::Write(b"QUIT\r\n".to_vec()));
         assert_eq!(d.feed(b"").unwrap(), SmtpStep::Done);
+        // Too much ahead of the dialogue.
         let mut d = SmtpDialogue::new("h");
-        assert_eq!(d.feed(&[b'x'; MAX_PENDING + 1]), Err(Failure::SmtpOverflow { limit: MAX_PENDING }));
+        let mut ahead = b"220 a\r\n".to_vec();
+        ahead.extend(std::iter::repeat_n(b"250-x\r\n", MAX_PENDING / 7 + 1).flatten());
+        assert_eq!(d.feed(&ahead), Err(Failure::SmtpOverflow { limit: MAX_PENDING }));
+        // Within the bound, in two calls.
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(b"220 a\r\n250-x\r\n").unwrap(), SmtpStep::Write(b"HELO h\r\n".to_vec()));
+        assert_eq!(d.feed(b"250 y\r\n221 z\r\n").unwrap(), SmtpStep::Write(b"QUIT\r\n".to_vec()));
+        assert_eq!(d.feed(b"").unwrap(), SmtpStep::Done);
+    }
+
+    #[test]
+    fn a_long_multiline_banner_in_one_read_is_parsed() {
+        // 8 KiB of continuation lines and the final line in one read.
+        let mut banner = Vec::new();
+        for i in 0..200 {
+            banner.extend_from_slice(format!("220-line {i:04} of a long greeting from mx.example\r\n").as_bytes());
+        }
+        assert!(banner.len() > MAX_PENDING);
+        banner.extend_from_slice(b"220 ready\r\n");
+        let mut d = SmtpDialogue::new("h");
+        assert_eq!(d.feed(&banner).unwrap(), SmtpStep::Write(b"HELO h\r\n".to_vec()));
+        // And byte by byte.
+        let mut d = SmtpDialogue::new("h");
+        let last = banner.len() - 1;
+        for (i, b) in banner.iter().enumerate() {
+            let step = d.feed(std::slice::from_ref(b)).unwrap();
+            assert_eq!(step == SmtpStep::Read, i < last, "byte {i}");
+        }
+    }
+
+    #[test]
+    fn an_endless_reply_is_bounded() {
+        let mut d = SmtpDialogue::new("h");
+        let chunk: Vec<u8> = std::iter::repeat_n(b"220-more\r\n", 1000).flatten().copied().collect();
+        let mut r = Ok(SmtpStep::Read);
+        for _ in 0..10 {
+            r = d.feed(&chunk);
+            if r.is_err() {
+                break;
+            }
+        }
+        assert_eq!(r, Err(Failure::SmtpOverflow { limit: MAX_REPLY }));
     }
 
     #[test]
