@@ -7,7 +7,11 @@
 //! deadline. It uses the pure pieces of [`check`](crate::check) for every
 //! protocol decision, so a verdict here is the verdict of the pure tests:
 //!
-//! * `TCP_CHECK`: connect within `connect_timeout`, then close.
+//! * `TCP_CHECK`: connect within `connect_timeout`, then close. A connect
+//!   that has completed by the time the call returns (a server on this
+//!   host), as a second `connect(2)` tells, is judged within
+//!   [`Runner::submit`]: no slot, no epoll registration, no event, so
+//!   `socket`, `connect` twice and `close` are the whole probe.
 //! * `HTTP_GET`/`SSL_GET`: connect, TLS (rustls; no certificate
 //!   verification, as keepalived), send keepalived's request, read to the
 //!   end of the stream through [`http::ResponseReader`], MD5 with `md-5`.
@@ -473,11 +477,18 @@ impl Runner {
             ProbeSpec::Tcp => {
                 let t = target(&p.target)?;
                 let (s, now) = net::tcp(&t).map_err(not_run)?;
+                if now {
+                    // Connected within the call (a server on this host):
+                    // done without a slot, an epoll registration or an
+                    // event; the socket closes here.
+                    drop(s);
+                    return Err(ProbeResult::Success);
+                }
                 Ok(mk(Kind::Tcp(s, now)))
             }
             ProbeSpec::Http { http, url } => {
                 let t = target(&p.target)?;
-                let (stream, _) = net::tcp(&t).map_err(not_run)?;
+                let (stream, at_once) = net::tcp(&t).map_err(not_run)?;
                 let tls = if http.check.tls {
                     let name = tls::server_name(http.check.vhost(url), http.check.enable_sni, t.dst.ip());
                     Some(
@@ -493,7 +504,7 @@ impl Runner {
                     tls,
                     http,
                     url,
-                    connected: false,
+                    connected: at_once,
                     sent: 0,
                     reader: http::ResponseReader::new(),
                     md5,
@@ -501,10 +512,10 @@ impl Runner {
             }
             ProbeSpec::Smtp(s) => {
                 let t = target(&p.target)?;
-                let (stream, _) = net::tcp(&t).map_err(not_run)?;
+                let (stream, at_once) = net::tcp(&t).map_err(not_run)?;
                 Ok(mk(Kind::Smtp(Box::new(SmtpTask {
                     stream,
-                    connected: false,
+                    connected: at_once,
                     dialogue: smtp::SmtpDialogue::new(&s.helo_name),
                     out: Vec::new(),
                     sent: 0,
@@ -1125,17 +1136,24 @@ impl Driver {
         while let Some(p) = self.checker.poll_probe() {
             self.runner.submit(p, now);
         }
+        // Probes that finished within `submit` (a server on this host) go
+        // back at once, so that the wait below runs to the next timer
+        // rather than returning at once for their results.
+        self.feed_results(now);
         let mut wait = max_wait;
         if let Some(t) = self.checker.poll_timeout() {
             wait = wait.min(t.saturating_duration_since(now));
         }
         self.runner.poll_io(Some(wait))?;
-        let now = Instant::now();
+        self.feed_results(Instant::now());
+        Ok(())
+    }
+
+    fn feed_results(&mut self, now: Instant) {
         while let Some((id, r)) = self.runner.poll_result() {
             // A result the checker gave up on already is dropped.
             let _ = self.checker.handle_result(id, r, now);
         }
-        Ok(())
     }
 
     /// Stops checking ([`HealthChecker::shutdown`]) and drops the probes
