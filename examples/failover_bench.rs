@@ -9,8 +9,12 @@
 //!
 //! For each advert interval, implementation and fault, a fresh lab of two
 //! hosts runs a VRRPv3 (or v2 at whole seconds) pair: h1 MASTER 150, h2
-//! BACKUP 100, VIP 192.0.2.100/24. Each run waits a random 1 to 2 advert
-//! intervals (on top of a settle time), then injects the fault:
+//! BACKUP 100, VIP 192.0.2.100/24. Each run waits a settle time, then for
+//! an advert of h1's heard live in h2, and injects the fault a set fraction
+//! of the advert interval after it: the fractions (k + 0.5) / runs for
+//! k = 0 .. runs, in a shuffled order that both implementations share, so
+//! that their fault → VIP medians differ by their reactions, not by where
+//! in the advert cycle a random draw put the faults. The faults:
 //!
 //! * `cut`: h1's switch port goes down (`netlab cut`); the fault time is
 //!   when the switch's kernel reports the port down (rtnetlink).
@@ -47,7 +51,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lvskit::backend::raw_socket::{NetEvent, NetlinkMonitor, enter_netns};
+use lvskit::backend::raw_socket::{Membership, NetEvent, NetlinkMonitor, VrrpSocket, dump_links, enter_netns};
+use lvskit::wire::Family;
 use lvskit::wire::inspect::{Line, inspect};
 use lvskit::wire::pcap::Reader;
 
@@ -112,6 +117,56 @@ impl Watch {
 }
 
 impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Arrival times (epoch seconds) of h1's adverts (priority > 0), heard
+/// live on a VRRP socket in h2: what the fault is timed against.
+struct AdvertWatch {
+    stop: Arc<AtomicBool>,
+    times: Arc<Mutex<Vec<f64>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdvertWatch {
+    fn start(ns: &str) -> AdvertWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let (s, t, ns) = (stop.clone(), times.clone(), ns.to_owned());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            enter_netns(&ns).expect("enter the namespace");
+            let ifindex = dump_links().expect("links").into_iter().find(|l| l.name == "eth0").expect("eth0").index;
+            let group = IpAddr::from([224, 0, 0, 18]);
+            let sock =
+                VrrpSocket::open(Family::V4, "eth0", ifindex, Membership::Multicast(group)).expect("VRRP socket");
+            ready_tx.send(()).unwrap();
+            let h1: IpAddr = "192.0.2.11".parse().unwrap();
+            let mut buf = vec![0u8; 2048];
+            while !s.load(Ordering::Relaxed) {
+                while let Ok(Some(r)) = sock.recv(&mut buf) {
+                    if r.info.src == h1 && r.payload.get(2).is_some_and(|&p| p > 0) {
+                        t.lock().unwrap().push(now());
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        });
+        ready_rx.recv().unwrap();
+        AdvertWatch { stop, times, thread: Some(thread) }
+    }
+
+    fn first_after(&self, since: f64) -> Option<f64> {
+        self.times.lock().unwrap().iter().copied().find(|&t| t > since)
+    }
+}
+
+impl Drop for AdvertWatch {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -280,7 +335,30 @@ impl Rng {
     }
 }
 
-fn series(imp: Impl, int: f64, fault: Fault, runs: usize, rt: bool, rng: &mut Rng) -> Vec<Sample> {
+fn wait_for_value<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    None
+}
+
+/// The fault phases of one case, shuffled by a generator seeded from the
+/// case alone (not the implementation).
+fn phases(runs: usize, int: f64, fault: Fault, seed: u64) -> Vec<f64> {
+    let mut rng = Rng(seed ^ (int * 1e6) as u64 ^ if fault == Fault::Cut { 0x5555 } else { 0xaaaa_0000 } | 1);
+    let mut v: Vec<f64> = (0..runs).map(|k| (k as f64 + 0.5) / runs as f64).collect();
+    for i in (1..v.len()).rev() {
+        let j = (rng.next_f64() * (i + 1) as f64) as usize;
+        v.swap(i, j.min(i));
+    }
+    v
+}
+
+fn series(imp: Impl, int: f64, fault: Fault, rt: bool, phases: &[f64]) -> Vec<Sample> {
     let version = if int.fract() == 0.0 { 2 } else { 3 };
     let tag = match (imp, fault) {
         (Impl::Keepalived, Fault::Cut) => "kc",
@@ -293,6 +371,7 @@ fn series(imp: Impl, int: f64, fault: Fault, runs: usize, rt: bool, rng: &mut Rn
     let cap = run(lab.netlab().args(["capture", "h2", cap_path.to_str().unwrap(), "ip", "proto", "112"]));
     let h2_watch = Watch::start(&lab.ns(2));
     let sw_watch = Watch::start(&format!("{}-sw", lab.prefix));
+    let adverts = AdvertWatch::start(&lab.ns(2));
     let mdi_backup = master_down_interval(int);
     let settle = Duration::from_secs_f64((3.0 * int + 1.0).max(0.3));
     let timeout = Duration::from_secs_f64(10.0 * mdi_backup + 5.0);
@@ -302,11 +381,27 @@ fn series(imp: Impl, int: f64, fault: Fault, runs: usize, rt: bool, rng: &mut Rn
     let backup = lab.start(imp, 2, version, int, "BACKUP", 100);
     assert!(wait_until(Duration::from_secs(10), || backup.ready()));
     let mut out = Vec::new();
-    for run_no in 0..runs {
-        // Stable: h1 master, h2 without the VIP, then a random phase.
+    for (run_no, &phase) in phases.iter().enumerate() {
+        // Stable: h1 master, h2 without the VIP.
         assert!(wait_until(timeout, || lab.has_vip(1) && !lab.has_vip(2)), "run {run_no}: no stable master");
-        std::thread::sleep(settle + Duration::from_secs_f64(int * (1.0 + rng.next_f64())));
-        let before = now();
+        std::thread::sleep(settle);
+        // The fault lands at a fixed phase of h1's advert cycle: phases
+        // (k + 0.5) / runs of the interval after an advert heard in h2, in a
+        // shuffled order that is the same for every implementation, so that
+        // medians compare reactions rather than luck in the phase draw.
+        let before = loop {
+            let asked = now();
+            let Some(adv) = wait_for_value(Duration::from_secs_f64(3.0 * int + 2.0), || adverts.first_after(asked))
+            else {
+                panic!("run {run_no}: no advert from h1 heard in h2");
+            };
+            let at = adv + phase * int;
+            let left = at - now();
+            if left > 0.0 {
+                std::thread::sleep(Duration::from_secs_f64(left));
+                break now();
+            }
+        };
         let port_down = |e: &NetEvent| matches!(e, NetEvent::NewLink(l) if l.name == "h1" && !l.is_up());
         let fault_at = match fault {
             Fault::Cut => {
@@ -332,7 +427,7 @@ fn series(imp: Impl, int: f64, fault: Fault, runs: usize, rt: bool, rng: &mut Rn
             None => format!("MISSING ({missing})"),
         };
         eprintln!(
-            "{imp:?} int {int} {fault:?} run {run_no}: fault->VIP {}, last advert->VIP {}",
+            "{imp:?} int {int} {fault:?} run {run_no} (phase {phase:.3}): fault->VIP {}, last advert->VIP {}",
             ms(sample.fault_to_vip, "the switch never reported h1's port down"),
             ms(sample.advert_to_vip, "no advert of h1 in the capture")
         );
@@ -451,15 +546,16 @@ fn main() {
     if policy.as_deref() == Some("0") {
         eprintln!("note: run me at real-time priority above the daemons' (chrt -f 20 ...) for precise timestamps");
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id()));
+    let seed = 0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id());
     let mut rows = Vec::new();
     let mut verdicts = Vec::new();
     for &int in &intervals {
         let mdi_ms = master_down_interval(int) * 1e3;
         for &fault in &faults {
             let mut medians = Vec::new();
+            let phases = phases(runs, int, fault, seed);
             for &imp in &impls {
-                let s = series(imp, int, fault, runs, rt, &mut rng);
+                let s = series(imp, int, fault, rt, &phases);
                 let a = stats(s.iter().map(|x| x.fault_to_vip));
                 let b = stats(s.iter().map(|x| x.advert_to_vip));
                 medians.push((imp, a.0.map(|x| x.median), b.0.map(|x| x.median)));
