@@ -1,12 +1,32 @@
-//! The connection table at 1 million and 10 million IPv4 connections:
-//! insert, lookup hit and miss (uniformly random keys, the worst case for
-//! caches), the full packet path on an established connection, state
-//! transitions, expiry of a full table, and one against two threads; beside
-//! it a `parking_lot::Mutex<HashMap>` doing the same look-ups and inserts.
+//! The connection table at 1 million and 10 million IPv4 connections, and
+//! beside it a `parking_lot::Mutex<HashMap>` (std's keyed SipHash) doing the
+//! same work for every operation measured.
 //!
-//! Memory per connection is printed once per size: the growth of the
-//! process's resident set while the table is filled (`VmRSS` in
-//! `/proc/self/status`), and the table's own count of its heap bytes.
+//! Operations (group `conn/<size>`, baseline group
+//! `baseline_mutex_hashmap/<size>`):
+//! * `insert`: a SYN for each of `size` new flows into an empty table
+//!   (baseline: insert the same entries).
+//! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
+//!   uniformly random over the table (the worst case for caches); each call
+//!   waits for its own cache miss.
+//! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
+//!   over 256 flows, which prefetches ahead so that misses overlap
+//!   (throughput is per flow).
+//! * `process_hit` (and `_batch256`): the whole data-plane path for a packet
+//!   of an established connection (lock, state machine, timer restart);
+//!   baseline: lock, find, set state and timer fields.
+//! * `state_transition`: every packet changes a connection's state and its
+//!   server's active count (baseline: the same fields and counter).
+//! * `expire_full_table`: every connection due at once, one `expire` call
+//!   (baseline: `retain` on the map, dropping the counts).
+//! * `*_{1,2}_thread`: look-ups (single and batched) and packets from one
+//!   and from two threads at once, all sharing one table (baseline: one map).
+//!
+//! Flows are generated before the timed loops (a table of 64 Ki random
+//! indexes per run), so key generation is not measured. Memory per
+//! connection is printed once per size: the table's own count of its heap
+//! bytes ([`ConnTable::heap_bytes`] / [`ConnTable::len`]) and the growth of
+//! the process's resident set while the table is filled.
 //!
 //! `LVSKIT_CONN_BENCH_SIZES` (default `1000000,10000000`) picks the sizes;
 //! `LVSKIT_CONN_BENCH_ONLY` a comma-separated subset of `insert`, `lookup`,
@@ -15,6 +35,7 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -23,6 +44,11 @@ use lvskit::ipvs::{DestConfig, Flow, Protocol, Service, ServiceConfig, ServiceKe
 use parking_lot::Mutex;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// Pre-generated keys per run (a power of two).
+const KEYS: usize = 1 << 16;
+const BATCH: usize = 256;
+/// Ticks per second, as the table counts (for the baseline's timer fields).
+const HZ: u32 = 250;
 
 /// The i-th client endpoint: a bijection of i onto (address, port).
 #[inline]
@@ -31,7 +57,6 @@ fn client(i: u64) -> (u32, u16) {
     (x, 1024 + (i >> 32) as u16 + (i % 7) as u16)
 }
 
-#[inline]
 fn flow(i: u64) -> Flow {
     let (a, p) = client(i);
     Flow::new(Protocol::Tcp, IpAddr::V4(Ipv4Addr::from(a)), p, IpAddr::V4(VIP), 80)
@@ -41,13 +66,26 @@ fn flow(i: u64) -> Flow {
 struct Rng(u64);
 
 impl Rng {
-    #[inline]
     fn below(&mut self, n: u64) -> u64 {
         self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
         let t = (self.0 as u128).wrapping_mul((self.0 ^ 0xe703_7ed1_a0b4_28db) as u128);
         let r = ((t >> 64) as u64) ^ (t as u64);
         ((r as u128 * n as u128) >> 64) as u64
     }
+}
+
+/// `KEYS` random indexes in `base..base + n`.
+fn indexes(seed: u64, base: u64, n: u64) -> Vec<u64> {
+    let mut rng = Rng(seed);
+    (0..KEYS).map(|_| base + rng.below(n)).collect()
+}
+
+fn flows(idx: &[u64]) -> Vec<Flow> {
+    idx.iter().map(|&i| flow(i)).collect()
+}
+
+fn packets(idx: &[u64], flags: TcpFlags) -> Vec<Packet> {
+    idx.iter().map(|&i| Packet::input(flow(i), Segment::Tcp(flags))).collect()
 }
 
 fn service() -> Service {
@@ -67,9 +105,13 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+fn config(n: u64) -> ConnTableConfig {
+    ConnTableConfig::default().max_entries(n as usize + 1024)
+}
+
 /// A table with `n` established connections (SYN then ACK each).
 fn filled(n: u64, svc: &mut Service, t0: Instant) -> ConnTable {
-    let table = ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
+    let table = ConnTable::new(config(n), t0).unwrap();
     for i in 0..n {
         let f = flow(i);
         table.process(&mut *svc, &Packet::input(f, Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
@@ -78,16 +120,121 @@ fn filled(n: u64, svc: &mut Service, t0: Instant) -> ConnTable {
     table
 }
 
-type BKey = (u8, u32, u16, u32, u16);
-type BVal = (u32, u16, u8, u32, u32);
+// ---- the baseline: what a straightforward implementation keeps ----
 
-fn baseline(n: u64) -> Mutex<HashMap<BKey, BVal>> {
-    let mut m = HashMap::with_capacity(0);
-    for i in 0..n {
-        let (a, p) = client(i);
-        m.insert((6, a, p, u32::from(VIP), 80), (0xc633_640a, 8080, 1, 225_000, 0));
+type BKey = (u8, u32, u16, u32, u16);
+
+/// The baseline's entry: server, state, flags and timer, as lvskit keeps.
+#[derive(Clone, Copy)]
+struct BVal {
+    daddr: u32,
+    dport: u16,
+    dest: u8,
+    state: u8,
+    active: bool,
+    timeout: u32,
+    last_used: u32,
+}
+
+/// The baseline: a map under one mutex, and the servers' active/inactive
+/// counters beside it (atomics, as lvskit's).
+struct Baseline {
+    map: Mutex<HashMap<BKey, BVal>>,
+    active: [AtomicU32; 8],
+    inactive: [AtomicU32; 8],
+}
+
+fn bkey(f: &Flow) -> BKey {
+    let IpAddr::V4(c) = f.src else { unreachable!() };
+    let IpAddr::V4(v) = f.dst else { unreachable!() };
+    (f.protocol.number(), u32::from(c), f.src_port, u32::from(v), f.dst_port)
+}
+
+impl Baseline {
+    fn new() -> Self {
+        Baseline { map: Mutex::new(HashMap::new()), active: Default::default(), inactive: Default::default() }
     }
-    Mutex::new(m)
+
+    fn insert(&self, f: &Flow, k: u64, now: u32) {
+        let d = (k % 8) as u8;
+        self.map.lock().insert(
+            bkey(f),
+            BVal {
+                daddr: 0xc633_640a + d as u32,
+                dport: 8080,
+                dest: d,
+                state: 3, // SYN_RECV
+                active: true,
+                timeout: 60 * HZ,
+                last_used: now,
+            },
+        );
+        self.active[d as usize].fetch_add(1, Relaxed);
+    }
+
+    fn filled(n: u64) -> Self {
+        let b = Baseline::new();
+        b.map.lock().reserve(n as usize);
+        for i in 0..n {
+            b.insert(&flow(i), i, 0);
+        }
+        b
+    }
+
+    fn lookup(&self, f: &Flow) -> Option<(u32, u16)> {
+        self.map.lock().get(&bkey(f)).map(|v| (v.daddr, v.dport))
+    }
+
+    /// A packet on an established connection: find it, refresh its state
+    /// and timer.
+    fn process(&self, f: &Flow, now: u32) -> Option<(u32, u16)> {
+        let mut m = self.map.lock();
+        let v = m.get_mut(&bkey(f))?;
+        v.state = 1; // ESTABLISHED
+        v.timeout = 900 * HZ;
+        v.last_used = now;
+        Some((v.daddr, v.dport))
+    }
+
+    /// A packet that moves a connection to `state`, active or not.
+    fn transition(&self, f: &Flow, state: u8, active: bool, timeout: u32, now: u32) -> Option<(u32, u16)> {
+        let mut m = self.map.lock();
+        let v = m.get_mut(&bkey(f))?;
+        if v.active != active {
+            let d = v.dest as usize;
+            if active {
+                self.active[d].fetch_add(1, Relaxed);
+                self.inactive[d].fetch_sub(1, Relaxed);
+            } else {
+                self.active[d].fetch_sub(1, Relaxed);
+                self.inactive[d].fetch_add(1, Relaxed);
+            }
+            v.active = active;
+        }
+        v.state = state;
+        v.timeout = timeout;
+        v.last_used = now;
+        Some((v.daddr, v.dport))
+    }
+
+    /// Expires every entry due by `now`: a scan of the whole map.
+    fn expire(&self, now: u32) -> usize {
+        let mut n = 0;
+        self.map.lock().retain(|_, v| {
+            if v.last_used.wrapping_add(v.timeout).wrapping_sub(now) as i32 > 0 {
+                return true;
+            }
+            let d = v.dest as usize;
+            if v.active {
+                self.active[d].fetch_sub(1, Relaxed);
+            } else {
+                self.inactive[d].fetch_sub(1, Relaxed);
+            }
+            n += 1;
+            false
+        });
+        n
+    }
 }
 
 fn only(part: &str) -> bool {
@@ -102,33 +249,15 @@ fn sizes() -> Vec<u64> {
         .collect()
 }
 
-/// Look-ups from `threads` threads, `iters` in all; returns the wall time.
-fn lookups_threads(table: &ConnTable, n: u64, threads: u64, iters: u64, now: Instant) -> Duration {
+/// Runs `work(thread, count)` on `threads` threads at once, `iters` calls
+/// in all; returns the wall time.
+fn on_threads(threads: u64, iters: u64, work: impl Fn(u64, u64) + Sync) -> Duration {
+    let per = iters.div_ceil(threads);
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            s.spawn(move || {
-                let mut rng = Rng(0x1234 + t);
-                for _ in 0..iters / threads {
-                    black_box(table.lookup(&flow(rng.below(n)), now));
-                }
-            });
-        }
-    });
-    start.elapsed()
-}
-
-fn baseline_threads(map: &Mutex<HashMap<BKey, BVal>>, n: u64, threads: u64, iters: u64) -> Duration {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            s.spawn(move || {
-                let mut rng = Rng(0x1234 + t);
-                for _ in 0..iters / threads {
-                    let (a, p) = client(rng.below(n));
-                    black_box(map.lock().get(&(6, a, p, u32::from(VIP), 80)).copied());
-                }
-            });
+            let work = &work;
+            s.spawn(move || work(t, per));
         }
     });
     start.elapsed()
@@ -138,20 +267,33 @@ fn bench(c: &mut Criterion) {
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
         let t0 = Instant::now();
+        let hit_idx: Vec<Vec<u64>> = (0..2).map(|t| indexes(0x1234 + t, 0, n)).collect();
+        let miss_idx = indexes(0x9876, n, n);
+        let hit_flows: Vec<Vec<Flow>> = hit_idx.iter().map(|v| flows(v)).collect();
+        let miss_flows = flows(&miss_idx);
+        let hit_acks: Vec<Vec<Packet>> = hit_idx.iter().map(|v| packets(v, TcpFlags::ACK)).collect();
 
         if only("insert") {
             let mut g = c.benchmark_group(format!("conn/{label}"));
             g.sample_size(10).throughput(Throughput::Elements(n));
+            let syns: Vec<Packet> =
+                (0..n.min(KEYS as u64)).map(|i| Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN))).collect();
             g.bench_function("insert", |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let mut svc = service();
-                        let table =
-                            ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
+                        let table = ConnTable::new(config(n), t0).unwrap();
                         let start = Instant::now();
                         for i in 0..n {
-                            table.process(&mut svc, &Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
+                            // The flow is built here: inserts are not
+                            // repeatable, so they cannot come from a table.
+                            let p = if (i as usize) < syns.len() {
+                                syns[i as usize]
+                            } else {
+                                Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN))
+                            };
+                            black_box(table.process(&mut svc, &p, t0).unwrap());
                         }
                         total += start.elapsed();
                     }
@@ -169,33 +311,76 @@ fn bench(c: &mut Criterion) {
         let took = built.elapsed();
         let rss1 = rss_bytes();
         eprintln!(
-            "conn/{label}: {n} connections in {:.1} s; resident memory +{:.1} bytes/connection, table heap {:.1} bytes/connection",
+            "conn/{label}: {} entries in {:.1} s; table heap {:.1} bytes/connection (heap_bytes/len), \
+             resident memory +{:.1} bytes/connection",
+            table.len(),
             took.as_secs_f64(),
+            table.heap_bytes() as f64 / table.len() as f64,
             rss1.saturating_sub(rss0) as f64 / n as f64,
-            table.heap_bytes() as f64 / n as f64
         );
 
         let mut g = c.benchmark_group(format!("conn/{label}"));
-        g.throughput(Throughput::Elements(1));
         if only("lookup") {
-            let mut rng = Rng(1);
-            g.bench_function("lookup_hit", |b| b.iter(|| black_box(table.lookup(&flow(rng.below(n)), t0))));
-            let mut rng = Rng(2);
-            g.bench_function("lookup_miss", |b| b.iter(|| black_box(table.lookup(&flow(n + rng.below(n)), t0))));
+            g.throughput(Throughput::Elements(1));
+            let hits = &hit_flows[0];
+            let mut k = 0usize;
+            g.bench_function("lookup_hit", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(table.lookup(&hits[k], t0).map(|e| e.dest))
+                })
+            });
+            let mut k = 0usize;
+            g.bench_function("lookup_miss", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(table.lookup(&miss_flows[k], t0).is_none())
+                })
+            });
+            g.throughput(Throughput::Elements(BATCH as u64));
+            let mut out = Vec::with_capacity(BATCH);
+            let mut k = 0usize;
+            g.bench_function("lookup_hit_batch256", |b| {
+                b.iter(|| {
+                    k = (k + BATCH) & (KEYS - 1);
+                    table.lookup_batch(&hits[k..k + BATCH], t0, &mut out);
+                    black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)))
+                })
+            });
+            let mut k = 0usize;
+            g.bench_function("lookup_miss_batch256", |b| {
+                b.iter(|| {
+                    k = (k + BATCH) & (KEYS - 1);
+                    table.lookup_batch(&miss_flows[k..k + BATCH], t0, &mut out);
+                    black_box(out.last().map(Option::is_none))
+                })
+            });
         }
         if only("process") {
-            // The whole data-plane path for a packet of an established
-            // connection: lock, state machine (no change), timer restart.
-            let mut rng = Rng(3);
+            g.throughput(Throughput::Elements(1));
+            let acks = &hit_acks[0];
+            let mut k = 0usize;
             g.bench_function("process_hit", |b| {
                 b.iter(|| {
-                    let p = Packet::input(flow(rng.below(n)), Segment::Tcp(TcpFlags::ACK));
-                    black_box(table.process(&mut svc, &p, t0).unwrap())
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(table.process(&mut svc, &acks[k], t0).unwrap())
+                })
+            });
+            g.throughput(Throughput::Elements(BATCH as u64));
+            let mut out = Vec::with_capacity(BATCH);
+            let mut k = 0usize;
+            g.bench_function("process_hit_batch256", |b| {
+                b.iter(|| {
+                    k = (k + BATCH) & (KEYS - 1);
+                    table.process_batch(&mut svc, &acks[k..k + BATCH], t0, &mut out);
+                    black_box(out.len())
                 })
             });
             // Every packet changes a state: all connections go FIN
             // (ESTABLISHED -> CLOSE_WAIT, one active count less), then SYN
-            // (-> SYN_RECV, active again), then ACK (-> ESTABLISHED).
+            // (-> SYN_RECV, active again), then ACK (-> ESTABLISHED). The
+            // order within a round is a fixed permutation of the table.
+            g.throughput(Throughput::Elements(1));
             let mut k = 0u64;
             g.bench_function("state_transition", |b| {
                 b.iter(|| {
@@ -207,29 +392,48 @@ fn bench(c: &mut Criterion) {
             });
         }
         if only("threads") {
+            g.throughput(Throughput::Elements(1));
             for threads in [1u64, 2] {
                 g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| lookups_threads(&table, n, threads, iters.max(threads), t0))
+                    b.iter_custom(|iters| {
+                        on_threads(threads, iters, |t, count| {
+                            let hits = &hit_flows[t as usize];
+                            for j in 0..count as usize {
+                                black_box(table.lookup(&hits[j & (KEYS - 1)], t0).map(|e| e.dest));
+                            }
+                        })
+                    })
+                });
+            }
+            for threads in [1u64, 2] {
+                g.bench_function(format!("lookup_hit_batch256_{threads}_thread"), |b| {
+                    b.iter_custom(|iters| {
+                        on_threads(threads, iters, |t, count| {
+                            let hits = &hit_flows[t as usize];
+                            let mut out = Vec::with_capacity(BATCH);
+                            let mut j = 0usize;
+                            let mut done = 0u64;
+                            while done < count {
+                                j = (j + BATCH) & (KEYS - 1);
+                                let m = (count - done).min(BATCH as u64) as usize;
+                                table.lookup_batch(&hits[j..j + m], t0, &mut out);
+                                black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
+                                done += m as u64;
+                            }
+                        })
+                    })
                 });
             }
             let shared = Mutex::new(service());
             for threads in [1u64, 2] {
                 g.bench_function(format!("process_hit_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
-                        let start = Instant::now();
-                        std::thread::scope(|s| {
-                            for t in 0..threads {
-                                let (table, shared) = (&table, &shared);
-                                s.spawn(move || {
-                                    let mut rng = Rng(7 + t);
-                                    for _ in 0..iters.max(threads) / threads {
-                                        let p = Packet::input(flow(rng.below(n)), Segment::Tcp(TcpFlags::ACK));
-                                        black_box(table.process(shared, &p, t0).unwrap());
-                                    }
-                                });
+                        on_threads(threads, iters, |t, count| {
+                            let acks = &hit_acks[t as usize];
+                            for j in 0..count as usize {
+                                black_box(table.process(&shared, &acks[j & (KEYS - 1)], t0).unwrap());
                             }
-                        });
-                        start.elapsed()
+                        })
                     })
                 });
             }
@@ -244,28 +448,95 @@ fn bench(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let map: Mutex<HashMap<BKey, BVal>> = Mutex::new(HashMap::new());
+                        let base = Baseline::new();
                         let start = Instant::now();
                         for i in 0..n {
-                            let (a, p) = client(i);
-                            map.lock().insert((6, a, p, u32::from(VIP), 80), (0xc633_640a, 8080, 1, 225_000, 0));
+                            base.insert(&flow(i), i, 0);
                         }
                         total += start.elapsed();
-                        drop(map);
+                        drop(base);
                     }
                     total
                 })
             });
             g.finish();
-            let map = baseline(n);
+            let base = Baseline::filled(n);
             let mut g = c.benchmark_group(format!("baseline_mutex_hashmap/{label}"));
             g.throughput(Throughput::Elements(1));
+            let hits = &hit_flows[0];
+            let mut k = 0usize;
+            g.bench_function("lookup_hit", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(base.lookup(&hits[k]))
+                })
+            });
+            let mut k = 0usize;
+            g.bench_function("lookup_miss", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(base.lookup(&miss_flows[k]).is_none())
+                })
+            });
+            let mut k = 0usize;
+            g.bench_function("process_hit", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(base.process(&hits[k], 1))
+                })
+            });
+            let mut k = 0u64;
+            g.bench_function("state_transition", |b| {
+                b.iter(|| {
+                    let i = (k % n).wrapping_mul(0x9E37_79B9_7F4A_7C15 | 1) % n;
+                    let step = ((k / n) % 3) as usize;
+                    let (state, active, timeout) =
+                        [(7u8, false, 60 * HZ), (3, true, 60 * HZ), (1, true, 900 * HZ)][step];
+                    k += 1;
+                    black_box(base.transition(&flow(i), state, active, timeout, 1))
+                })
+            });
             for threads in [1u64, 2] {
                 g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| baseline_threads(&map, n, threads, iters.max(threads)))
+                    b.iter_custom(|iters| {
+                        on_threads(threads, iters, |t, count| {
+                            let hits = &hit_flows[t as usize];
+                            for j in 0..count as usize {
+                                black_box(base.lookup(&hits[j & (KEYS - 1)]));
+                            }
+                        })
+                    })
+                });
+            }
+            for threads in [1u64, 2] {
+                g.bench_function(format!("process_hit_{threads}_thread"), |b| {
+                    b.iter_custom(|iters| {
+                        on_threads(threads, iters, |t, count| {
+                            let hits = &hit_flows[t as usize];
+                            for j in 0..count as usize {
+                                black_box(base.process(&hits[j & (KEYS - 1)], 1));
+                            }
+                        })
+                    })
                 });
             }
             g.finish();
+            drop(base);
+            if only("expire") {
+                let mut g = c.benchmark_group(format!("baseline_mutex_hashmap/{label}"));
+                g.sample_size(10).throughput(Throughput::Elements(n));
+                g.bench_function("expire_full_table", |b| {
+                    b.iter_batched(
+                        || Baseline::filled(n),
+                        |base| {
+                            assert_eq!(base.expire(60 * HZ) as u64, n);
+                            base // dropped untimed
+                        },
+                        BatchSize::PerIteration,
+                    )
+                });
+                g.finish();
+            }
         }
 
         if only("expire") {
@@ -276,16 +547,16 @@ fn bench(c: &mut Criterion) {
                 b.iter_batched(
                     || {
                         let mut svc = service();
-                        let table =
-                            ConnTable::new(ConnTableConfig::default().max_entries(n as usize + 1024), t0).unwrap();
+                        let table = ConnTable::new(config(n), t0).unwrap();
                         for i in 0..n {
                             table.process(&mut svc, &Packet::input(flow(i), Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
                         }
                         (table, svc)
                     },
-                    |(table, _svc)| {
+                    |(table, svc)| {
                         let out = table.expire(t0 + Duration::from_secs(60));
                         assert_eq!(out.conns as u64, n);
+                        (table, svc) // dropped untimed
                     },
                     BatchSize::PerIteration,
                 )

@@ -113,8 +113,12 @@ pub struct ConnTableConfig {
     /// little more fixed memory (about 1 KiB each when empty).
     pub shards: usize,
     /// Seed for the keyed hash that spreads connections over shards and
-    /// slots (the kernel draws `ip_vs_conn_rnd` at boot).
-    pub seed: u64,
+    /// slots. `None` (the default) draws one from the operating system's
+    /// random source when the table is built, as the kernel draws
+    /// `ip_vs_conn_rnd` at boot, so that clients cannot choose addresses and
+    /// ports that all land in one probe run (hash flooding). A fixed seed
+    /// makes placement reproducible, for tests.
+    pub seed: Option<u64>,
     /// Connections expected, to size the shards up front (like
     /// `HashMap::with_capacity`); 0 grows from empty.
     pub capacity: usize,
@@ -123,9 +127,9 @@ pub struct ConnTableConfig {
 }
 
 impl Default for ConnTableConfig {
-    /// 16 Mi entries at most, 256 shards, seed 0, kernel sysctls.
+    /// 16 Mi entries at most, 256 shards, a random seed, kernel sysctls.
     fn default() -> Self {
-        ConnTableConfig { max_entries: 16 << 20, shards: 256, seed: 0, capacity: 0, sysctls: Sysctls::default() }
+        ConnTableConfig { max_entries: 16 << 20, shards: 256, seed: None, capacity: 0, sysctls: Sysctls::default() }
     }
 }
 
@@ -142,13 +146,14 @@ impl ConnTableConfig {
         self
     }
 
-    /// Sets the hash seed.
+    /// Sets a fixed hash seed (instead of a random one).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.seed = Some(seed);
         self
     }
 
-    /// Sets the expected number of connections.
+    /// Sets the expected number of connections (at most
+    /// [`max_capacity`](Self::max_capacity)).
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n;
         self
@@ -160,12 +165,34 @@ impl ConnTableConfig {
         self
     }
 
+    /// The most connections the configured shards can hold (each shard
+    /// grows to 2^23 slots, filled to 7/8), hence the largest `capacity`.
+    pub fn max_capacity(&self) -> usize {
+        self.shards.saturating_mul(super::store::MAX_SLOTS as usize / 8 * 7)
+    }
+
     /// Checks the configuration.
     pub fn validate(&self) -> Result<(), ConnError> {
         if !self.shards.is_power_of_two() || self.shards > 4096 {
             return Err(ConnError::BadShardCount { shards: self.shards });
         }
+        if self.capacity > self.max_capacity() {
+            return Err(ConnError::CapacityTooLarge {
+                capacity: self.capacity,
+                max: self.max_capacity(),
+                shards: self.shards,
+            });
+        }
         self.sysctls.validate()
+    }
+
+    /// The seed to build with: the configured one, or a fresh random one.
+    pub(crate) fn resolve_seed(&self) -> Result<u64, ConnError> {
+        use rand::TryRng;
+        match self.seed {
+            Some(s) => Ok(s),
+            None => rand::rngs::SysRng.try_next_u64().map_err(|e| ConnError::NoRandomSeed { reason: e.to_string() }),
+        }
     }
 }
 
@@ -182,6 +209,20 @@ mod tests {
         assert_eq!(Sysctls::default().conn_reuse_mode, 1);
         assert!(ConnTableConfig::default().validate().is_ok());
         assert_eq!(ConnTableConfig::default().shards(3).validate(), Err(ConnError::BadShardCount { shards: 3 }));
+        // Capacities beyond what the shards hold are refused, not sized.
+        let one = ConnTableConfig::default().shards(1);
+        assert_eq!(one.max_capacity(), 7 << 20);
+        assert!(one.clone().capacity(7 << 20).validate().is_ok());
+        assert_eq!(
+            one.clone().capacity((7 << 20) + 1).validate(),
+            Err(ConnError::CapacityTooLarge { capacity: (7 << 20) + 1, max: 7 << 20, shards: 1 })
+        );
+        assert!(matches!(one.capacity(usize::MAX).validate(), Err(ConnError::CapacityTooLarge { .. })));
+        // The default seed is drawn at random; a fixed one is kept.
+        assert_eq!(ConnTableConfig::default().seed, None);
+        assert_eq!(ConnTableConfig::default().seed(5).resolve_seed(), Ok(5));
+        let draws: Vec<u64> = (0..4).map(|_| ConnTableConfig::default().resolve_seed().unwrap()).collect();
+        assert!(draws.windows(2).any(|w| w[0] != w[1]), "{draws:?}");
         let bad = Sysctls { conn_reuse_mode: 4, ..Sysctls::default() };
         assert_eq!(bad.validate(), Err(ConnError::BadConnReuseMode { value: 4 }));
     }

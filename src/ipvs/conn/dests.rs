@@ -82,6 +82,15 @@ impl DestTable {
     pub(crate) fn len(&self) -> usize {
         self.by_ptr.len()
     }
+
+    /// Heap bytes held: the index slots, the free list and the pointer map
+    /// (a hashbrown table: one key/value pair plus one control byte per
+    /// bucket). The servers themselves belong to their services.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<(Arc<Dest>, u32)>>()
+            + self.free.capacity() * 2
+            + self.by_ptr.capacity() * (std::mem::size_of::<(usize, u16)>() + 1)
+    }
 }
 
 #[cfg(test)]

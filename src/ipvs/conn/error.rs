@@ -29,6 +29,23 @@ pub enum ConnError {
         /// The count given.
         shards: usize,
     },
+    /// The expected connection count is more than the shards can hold.
+    #[error("capacity {capacity} is above the {max} connections {shards} shard(s) can hold")]
+    CapacityTooLarge {
+        /// The capacity given.
+        capacity: usize,
+        /// The most the configured shards hold.
+        max: usize,
+        /// The shard count.
+        shards: usize,
+    },
+    /// No hash seed was given and the operating system's random source
+    /// failed.
+    #[error("cannot draw a random hash seed: {reason}")]
+    NoRandomSeed {
+        /// What the random source reported.
+        reason: String,
+    },
     /// `conn_reuse_mode` outside 0..=3.
     #[error("conn_reuse_mode {value} is outside 0..=3")]
     BadConnReuseMode {

@@ -105,11 +105,36 @@ impl fmt::Display for IpvsadmLine<'_> {
             e.protocol_name(),
             expire,
             e.state.name(),
-            e.client.to_string(),
-            e.virtual_addr.to_string(),
-            e.dest
+            endpoint(&e.client),
+            endpoint(&e.virtual_addr),
+            endpoint(&e.dest)
         )
     }
+}
+
+/// An address and port as `ipvsadm -n` prints them: `a.b.c.d:port`, or
+/// `[v6]:port` with the IPv6 address as glibc's `inet_ntop` writes it.
+fn endpoint(a: &SocketAddr) -> String {
+    match a.ip() {
+        IpAddr::V4(v4) => format!("{v4}:{}", a.port()),
+        IpAddr::V6(v6) => format!("[{}]:{}", ntop6(&v6), a.port()),
+    }
+}
+
+/// An IPv6 address as glibc's `inet_ntop` writes it (`inet_ntop6` in
+/// `resolv/inet_ntop.c`): the longest run of two or more zero groups (the
+/// first of equals) becomes `::`, and an address whose first 96 bits are
+/// zero apart from an `ffff` in the sixth group (IPv4-mapped) or whose
+/// zero run is exactly the first six groups (IPv4-compatible) ends in
+/// dotted IPv4. Rust's `Display` agrees except for the IPv4-compatible
+/// form, which it writes in hex (`::102:304` for glibc's `::1.2.3.4`).
+pub(crate) fn ntop6(a: &Ipv6Addr) -> String {
+    let w = a.segments();
+    if w[..6] == [0; 6] && w[6] != 0 {
+        let [.., b12, b13, b14, b15] = a.octets();
+        return format!("::{}", Ipv4Addr::new(b12, b13, b14, b15));
+    }
+    a.to_string()
 }
 
 /// The header line of `/proc/net/ip_vs_conn`.
@@ -323,6 +348,37 @@ IP  1440:00 ASSURED     203.0.113.0:0      0.0.0.1:0          198.51.100.10:0\n"
         assert_eq!(
             IpvsadmLine(&row).to_string(),
             "TCP 00:54  SYN_RECV    203.0.113.10:58758 192.0.2.1:8000     [2001:db8:1::11]:8000"
+        );
+    }
+
+    #[test]
+    fn ipv6_like_glibc_inet_ntop() {
+        let v6 = |s: &str| ntop6(&s.parse::<Ipv6Addr>().unwrap());
+        // IPv4-mapped and IPv4-compatible addresses end in dotted quads.
+        assert_eq!(v6("::ffff:1.2.3.4"), "::ffff:1.2.3.4");
+        assert_eq!(v6("::ffff:0:0"), "::ffff:0.0.0.0");
+        assert_eq!(v6("::1.2.3.4"), "::1.2.3.4");
+        assert_eq!(v6("::0.1.0.0"), "::0.1.0.0");
+        // A zero run of seven groups is not an IPv4 address.
+        assert_eq!(v6("::1"), "::1");
+        assert_eq!(v6("::0.0.0.5"), "::5");
+        assert_eq!(v6("::"), "::");
+        // Longest run compressed, the first of equal runs, none of length 1.
+        assert_eq!(v6("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+        assert_eq!(v6("2001:db8:0:1:1:1:1:1"), "2001:db8:0:1:1:1:1:1");
+        assert_eq!(v6("1:0:0:0:1:0:0:0"), "1::1:0:0:0");
+        assert_eq!(v6("64:ff9b::c000:201"), "64:ff9b::c000:201");
+        let row = e(
+            6,
+            "[::ffff:203.0.113.7]:4000",
+            "[::1.2.3.4]:80",
+            "[2001:db8::10]:80",
+            ConnState::Tcp(TcpState::Established),
+            61,
+        );
+        assert_eq!(
+            IpvsadmLine(&row).to_string(),
+            "TCP 01:01  ESTABLISHED [::ffff:203.0.113.7]:4000 [::1.2.3.4]:80     [2001:db8::10]:80"
         );
     }
 

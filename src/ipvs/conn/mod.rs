@@ -73,6 +73,7 @@ mod process;
 pub mod sctp;
 pub mod state;
 mod store;
+mod sys;
 mod table;
 pub mod tcp;
 mod template;
@@ -85,7 +86,7 @@ pub use listing::{ConnEntry, ProcParseError, parse_proc, render_ipvsadm, render_
 pub use process::{DropReason, Forward, Packet, PassReason, ServiceAccess, Verdict};
 pub use sctp::{SctpChunks, SctpState};
 pub use state::{ConnState, Direction, MAX_TIMEOUT_SECS, Segment};
-pub use table::{ConnTable, Expired};
+pub use table::{ConnTable, Entries, Expired};
 pub use tcp::{TcpFlags, TcpState};
 pub use time::HZ;
 

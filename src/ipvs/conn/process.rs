@@ -169,24 +169,25 @@ pub enum DropReason {
 /// data-plane thread) and for `&Mutex<Service>` (several; the mutex is held
 /// only while scheduling).
 pub trait ServiceAccess {
-    /// Runs `f` with the service.
-    fn with_service<R>(self, f: impl FnOnce(&mut Service) -> R) -> R;
+    /// Runs `f` with the service (several times for a
+    /// [`ConnTable::process_batch`]).
+    fn with_service<R>(&mut self, f: impl FnOnce(&mut Service) -> R) -> R;
 }
 
 impl ServiceAccess for &mut Service {
-    fn with_service<R>(self, f: impl FnOnce(&mut Service) -> R) -> R {
+    fn with_service<R>(&mut self, f: impl FnOnce(&mut Service) -> R) -> R {
         f(self)
     }
 }
 
 impl ServiceAccess for &parking_lot::Mutex<Service> {
-    fn with_service<R>(self, f: impl FnOnce(&mut Service) -> R) -> R {
+    fn with_service<R>(&mut self, f: impl FnOnce(&mut Service) -> R) -> R {
         f(&mut self.lock())
     }
 }
 
 impl ServiceAccess for &std::sync::Mutex<Service> {
-    fn with_service<R>(self, f: impl FnOnce(&mut Service) -> R) -> R {
+    fn with_service<R>(&mut self, f: impl FnOnce(&mut Service) -> R) -> R {
         f(&mut self.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
@@ -209,7 +210,51 @@ impl ConnTable {
     /// Errors are the caller's mistakes (a segment of another protocol than
     /// the flow, a flow the service does not carry); everything the packet
     /// itself causes is a [`Verdict`].
-    pub fn process<S: ServiceAccess>(&self, svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
+    pub fn process<S: ServiceAccess>(&self, mut svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
+        self.process_with(&mut svc, pkt, now)
+    }
+
+    /// Handles every packet of `pkts` as [`process`](Self::process) does,
+    /// in order, into `out` (cleared first; one result per packet),
+    /// prefetching the connection slots of each group of packets before
+    /// handling them so that their cache misses overlap (VPP-style vector processing). `svc`
+    /// is the service of every client packet in the batch. Allocates nothing
+    /// once `out` has room for `pkts.len()`, unless a packet creates a
+    /// connection.
+    pub fn process_batch<S: ServiceAccess>(
+        &self,
+        mut svc: S,
+        pkts: &[Packet],
+        now: Instant,
+        out: &mut Vec<Result<Verdict, ConnError>>,
+    ) {
+        out.clear();
+        out.reserve(pkts.len());
+        for group in pkts.chunks(super::table::PREFETCH_GROUP) {
+            for p in group {
+                self.prefetch_packet(p);
+            }
+            for p in group {
+                out.push(self.process_with(&mut svc, p, now));
+            }
+        }
+    }
+
+    /// Prefetches the slot of a packet's connection: hashed by the client,
+    /// the source of a client packet and the destination of a reply.
+    #[inline]
+    fn prefetch_packet(&self, p: &Packet) {
+        let f = &p.flow;
+        if f.src.is_ipv4() != f.dst.is_ipv4() {
+            return;
+        }
+        match p.direction {
+            Direction::Input => self.prefetch_client(f.protocol.number(), f.src, f.src_port),
+            Direction::Output => self.prefetch_client(f.protocol.number(), f.dst, f.dst_port),
+        }
+    }
+
+    fn process_with<S: ServiceAccess>(&self, svc: &mut S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
         if pkt.segment.protocol() != pkt.flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: pkt.flow.protocol, segment: pkt.segment.protocol() });
         }
@@ -236,7 +281,12 @@ impl ConnTable {
         }
     }
 
-    fn input<A: Family, S: ServiceAccess>(&self, svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
+    fn input<A: Family, S: ServiceAccess>(
+        &self,
+        svc: &mut S,
+        pkt: &Packet,
+        now: Instant,
+    ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
         let (Some(caddr), Some(vaddr)) = (A::from_ip(flow.src), A::from_ip(flow.dst)) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
@@ -249,10 +299,10 @@ impl ConnTable {
         let tag = (h as u32) | 0x8000_0000;
         let si = self.shard_of(h);
         let sh = &A::shards(self)[si];
-        let mut svc = Some(svc);
         // A lost race (another thread created the same connection while this
-        // one scheduled) goes round once more and finds it.
-        for _ in 0..2 {
+        // one scheduled) goes round once more and finds it. Each round that
+        // loses means another thread's insert won, so this ends.
+        loop {
             if cport != 0 {
                 if let Some(v) = self.input_hit::<A>(pkt, si, tag, caddr, vaddr, n, &sys) {
                     return Ok(v);
@@ -270,8 +320,7 @@ impl ConnTable {
             if cport == FTP_DATA_PORT {
                 return Ok(Verdict::Pass(PassReason::FtpData));
             }
-            let Some(access) = svc.take() else { break };
-            let plan = match access.with_service(|s| self.schedule::<A>(s, flow, caddr, vaddr, n, now, &sys))? {
+            let plan = match svc.with_service(|s| self.schedule::<A>(s, flow, caddr, vaddr, n, now, &sys))? {
                 Ok(plan) => plan,
                 Err(v) => return Ok(v),
             };
@@ -308,7 +357,7 @@ impl ConnTable {
                 self.release_template::<A>(plan.tref);
                 return Ok(Verdict::Drop(DropReason::TableFull { limit: self.max_entries }));
             }
-            w.g.wheel.insert(tag, n + e.timeout as u64);
+            w.file(tag, n + e.timeout as u64);
             w.publish_next_event();
             drop(w);
             if assure {
@@ -316,8 +365,6 @@ impl ConnTable {
             }
             return Ok(Verdict::Forward(self.forward_of(&e, &plan.dest, true, false)));
         }
-        // Only reached after losing two races in a row.
-        Ok(Verdict::Drop(DropReason::TableFull { limit: self.max_entries }))
     }
 
     /// The hit half of `ip_vs_in`: `None` when the packet has no (usable)
@@ -389,7 +436,7 @@ impl ConnTable {
         let old_due = widen(n, before.due32());
         let new_due = widen(n, after.due32());
         if new_due < old_due {
-            w.g.wheel.insert(after.tag, new_due);
+            w.file(after.tag, new_due);
             w.publish_next_event();
         }
     }
@@ -646,7 +693,7 @@ impl ConnTable {
                 dest.bind_template();
                 self.templates.fetch_add(1, Relaxed);
                 let generation = tw.g.templates.get(ti).map_or(0, |tp| tp.generation);
-                tw.g.wheel.insert(template_item(ti, generation), n + timeout as u64);
+                tw.file(template_item(ti, generation), n + timeout as u64);
                 tw.publish_next_event();
                 (ti, dest)
             }

@@ -453,4 +453,62 @@ mod tests {
         assert_eq!(secs, [2, 4, 61, 61, 61, 61, 61, 61, 900, 61, 61, 61, 4, 61]);
         assert_eq!(SctpState::ALL.iter().filter(|s| s.is_active()).count(), 1);
     }
+
+    /// All 30 rows of the kernel's `sctp_states[direction][event][state]`
+    /// (`ip_vs_proto_sctp.c`, Linux 6.1), transcribed here as two-letter
+    /// codes, one row per (direction, event), columns in kernel state order
+    /// NO I1 IN CS CR CW CO CE ES SS SR SA RJ CL; every cell is checked
+    /// against [`next_state`].
+    #[test]
+    fn all_thirty_rows_match_the_kernel() {
+        const KERNEL: [(usize, u8, &str); 30] = [
+            (0, chunk::DATA, "ES I1 IN CS CR CW CO CE ES SS SR SA RJ CL"),
+            (0, chunk::INIT, "I1 IN IN CS CR CW CO CE ES SS SR SA IN IN"),
+            (0, chunk::INIT_ACK, "CW CW CW CS CR CO CO CE ES SS SR SA RJ CL"),
+            (0, chunk::COOKIE_ECHO, "CR IN IN CR CR CW CO CE ES SS SR SA RJ CL"),
+            (0, chunk::COOKIE_ACK, "ES I1 IN CS CR CW CO ES ES SS SR SA RJ CL"),
+            (0, chunk::SHUTDOWN, "SR I1 IN CS CR CW CO CE SR SS SR SA RJ CL"),
+            (0, chunk::SHUTDOWN_ACK, "CL IN IN CS CR CW CO CE ES CL SR CL RJ CL"),
+            (0, chunk::SHUTDOWN_COMPLETE, "CL CL CL CS CR CW CO CE ES SS SR CL RJ CL"),
+            (0, chunk::ERROR, "CL I1 IN CS CR CW CO CL ES SS SR SA RJ CL"),
+            (0, chunk::ABORT, "CL CL CL CL CL RJ CL CL CL CL CL CL CL CL"),
+            (1, chunk::DATA, "ES I1 IN CS CR CW CO CE ES SS SR SA RJ CL"),
+            (1, chunk::INIT, "CW CW CW CW CW CW CW CW ES CW CW CW CW CW"),
+            (1, chunk::INIT_ACK, "CS CS CS CS CR CW CO CE ES SS SR SA RJ CL"),
+            (1, chunk::COOKIE_ECHO, "CE CE CE CE CE CE CE CE ES SS SR SA RJ CL"),
+            (1, chunk::COOKIE_ACK, "ES ES ES ES ES ES ES ES ES SS SR SA RJ CL"),
+            (1, chunk::SHUTDOWN, "SS SS SS SS SS SS SS SS SS SS SR SA RJ CL"),
+            (1, chunk::SHUTDOWN_ACK, "SA SA SA SA SA CW CO CE ES SA SA SA RJ CL"),
+            (1, chunk::SHUTDOWN_COMPLETE, "CL I1 IN CS CR CW CO CE ES SS SR SA RJ CL"),
+            (1, chunk::ERROR, "CL CL CL CL CL CW CO CE ES SS SR SA RJ CL"),
+            (1, chunk::ABORT, "CL RJ CL CL CL CL CL CL CL CL CL CL CL CL"),
+            (2, chunk::DATA, "ES I1 IN CS CR ES CO CE ES SS SR SA RJ CL"),
+            (2, chunk::INIT, "I1 IN IN IN IN IN CO CE ES SS SR SA IN IN"),
+            (2, chunk::INIT_ACK, "CE CE CE CE CE CE CO CE ES SS SR SA RJ CL"),
+            (2, chunk::COOKIE_ECHO, "ES ES ES ES ES ES CO CE ES SS SR SA RJ CL"),
+            (2, chunk::COOKIE_ACK, "ES I1 IN ES ES CW ES ES ES SS SR SA RJ CL"),
+            (2, chunk::SHUTDOWN, "SR I1 IN CS CR CW CO CE SR SS SR SA RJ CL"),
+            (2, chunk::SHUTDOWN_ACK, "CL IN IN CS CR CW CO CE CL CL SR CL RJ CL"),
+            (2, chunk::SHUTDOWN_COMPLETE, "CL CL CL CL CL CW CO CE ES SS CL CL RJ CL"),
+            (2, chunk::ERROR, "CL I1 IN CS CR CW CO CE ES SS SR SA RJ CL"),
+            (2, chunk::ABORT, "CL CL CL CL CL RJ CL CL CL CL CL CL CL CL"),
+        ];
+        fn code(s: SctpState) -> &'static str {
+            ["NO", "I1", "IN", "CS", "CR", "CW", "CO", "CE", "ES", "SS", "SR", "SA", "RJ", "CL"][s as usize]
+        }
+        // The codes name the states the kernel's way.
+        let names: Vec<&str> = SctpState::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names.join(" "),
+            "NONE INIT1 INIT C-SENT C-REPLIED C-WAIT COOKIE C-ECHOED ESTABLISHED S-SENT S-RECEIVED S-ACK-SENT REJECTED CLOSED"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for (dir, ty, want) in KERNEL {
+            assert!(seen.insert((dir, ty)), "row {dir}/{ty} twice");
+            let got: Vec<&str> =
+                SctpState::ALL.iter().map(|&s| code(next_state(dir, SctpChunks::new(ty), s))).collect();
+            assert_eq!(got.join(" "), want, "direction {dir}, chunk type {ty}");
+        }
+        assert_eq!(seen.len(), 30);
+    }
 }

@@ -117,7 +117,10 @@ pub const MAX_TIMEOUT_SECS: u32 = (i32::MAX as u32) / HZ;
 
 /// The live timeout tables of one table, in ticks, one per protocol state
 /// (`pd->timeout_table`). Changing one affects each connection at its next
-/// state transition, as in the kernel.
+/// packet (which re-reads its state's timeout even when the state does not
+/// change), not before, as in the kernel (`set_tcp_state`,
+/// `udp_state_transition`, `set_sctp_state` assign `cp->timeout` on every
+/// packet).
 #[derive(Debug)]
 pub(crate) struct TimeoutTables {
     tcp: [AtomicU32; TCP_STATES],

@@ -25,7 +25,9 @@ use parking_lot::Mutex;
 
 use super::dests::DestTable;
 use super::hash::KeyedHash;
+use super::table::template_item;
 use super::template::TemplateStore;
+use super::time::widen;
 use super::wheel::Wheel;
 
 /// An address as the store keeps it: `u32` for IPv4, `u128` for IPv6.
@@ -335,7 +337,7 @@ impl<A: Addr> Shard<A> {
     pub(crate) fn new(capacity: usize, now: u64) -> Self {
         let segs: Box<[Segment<A>]> = (0..SEGMENTS).map(|_| OnceLock::new()).collect();
         let mut size = SEG0;
-        let want = (capacity as u64 * 8 / 7 + 1).min(MAX_SLOTS as u64) as u32;
+        let want = ((capacity as u64).saturating_mul(8) / 7 + 1).min(MAX_SLOTS as u64) as u32;
         while size < want {
             size = next_size(size);
         }
@@ -376,9 +378,10 @@ impl<A: Addr> Shard<A> {
         self.size.load(Relaxed)
     }
 
-    /// Bytes of slot memory allocated.
+    /// Bytes of slot memory allocated, with the segment directory.
     pub(crate) fn slot_bytes(&self) -> usize {
-        self.segs.iter().filter_map(|s| s.get()).map(|s| s.len() * std::mem::size_of::<Slot<A>>()).sum()
+        self.segs.len() * std::mem::size_of::<Segment<A>>()
+            + self.segs.iter().filter_map(|s| s.get()).map(|s| s.len() * std::mem::size_of::<Slot<A>>()).sum::<usize>()
     }
 
     /// Walks the probe run of `tag`, calling `f` with each slot index whose
@@ -417,6 +420,17 @@ impl<A: Addr> Shard<A> {
             d += 1;
         }
         None
+    }
+
+    /// Prefetches the home slot of `tag` (see [`super::sys::prefetch`]), so
+    /// that a later [`lookup`](Self::lookup) or locked probe finds it in
+    /// cache.
+    #[inline]
+    pub(crate) fn prefetch(&self, tag: u32) {
+        let size = self.size();
+        if let Some(s) = self.slot(home(tag, size)) {
+            super::sys::prefetch((s as *const Slot<A>).cast::<u8>(), std::mem::size_of::<Slot<A>>());
+        }
     }
 
     /// Looks up a connection without locking (falls back to the lock after
@@ -624,6 +638,35 @@ impl<A: Addr> Writer<'_, A> {
                 }
             }
         }
+    }
+
+    /// Files timer handle `item` for tick `due` from the packet path. The
+    /// wheel is lazy (a handle is not taken back when its entry goes or its
+    /// time moves), so stale handles can pile up when clients open and close
+    /// connections faster than their timers run out; once the wheel holds
+    /// more than twice as many handles as the shard has entries (plus 64),
+    /// it is rebuilt with one handle per entry. Each rebuild costs O(slots)
+    /// and drops at least half the handles, so filing stays amortised O(1)
+    /// and the wheel never holds more than 2 × entries + 64 handles after a
+    /// filing.
+    pub(crate) fn file(&mut self, item: u32, due: u64) {
+        self.g.wheel.insert(item, due);
+        let live = self.g.len as usize + self.g.templates.len();
+        if self.g.wheel.len() > 2 * live + 64 {
+            self.rebuild_wheel();
+        }
+    }
+
+    /// Replaces the wheel by one with exactly one handle per connection and
+    /// template, at its due tick.
+    pub(crate) fn rebuild_wheel(&mut self) {
+        let current = self.g.wheel.current();
+        let mut wheel = Wheel::new(current);
+        self.for_each(|_, e| wheel.insert(e.tag, widen(current, e.due32())));
+        for (idx, tp) in self.g.templates.iter() {
+            wheel.insert(template_item(idx, tp.generation), widen(current, tp.due32()));
+        }
+        self.g.wheel = wheel;
     }
 
     /// Publishes the wheel's next event for `poll_timeout`.

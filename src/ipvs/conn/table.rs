@@ -28,6 +28,50 @@ pub(crate) const EXPIRE_LATER: u32 = 60 * HZ;
 /// have it clear.
 const CONN_ITEM: u32 = 0x8000_0000;
 
+/// An iterator over a table's entries, one shard at a time: see
+/// [`ConnTable::iter`].
+#[derive(Debug)]
+pub struct Entries<'a> {
+    table: &'a ConnTable,
+    tick: u64,
+    /// The next shard to read: IPv4 shards first, then IPv6.
+    next_shard: usize,
+    buf: std::collections::VecDeque<ConnEntry>,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = ConnEntry;
+
+    fn next(&mut self) -> Option<ConnEntry> {
+        loop {
+            if let Some(e) = self.buf.pop_front() {
+                return Some(e);
+            }
+            let (n4, n6) = (self.table.v4.len(), self.table.v6.len());
+            if self.next_shard >= n4 + n6 {
+                return None;
+            }
+            let (t, si) = (self.tick, self.next_shard);
+            let buf = &mut self.buf;
+            if si < n4 {
+                self.table.visit_shard::<u32>(si, t, &mut |e| buf.push_back(e));
+            } else {
+                self.table.visit_shard::<u128>(si - n4, t, &mut |e| buf.push_back(e));
+            }
+            self.next_shard += 1;
+        }
+    }
+}
+
+/// The tunnel forwarding code (`IP_VS_CONN_F_TUNNEL`).
+const FWD_TUNNEL: u16 = 2;
+
+/// The batch calls work in groups of this many flows: first every flow's
+/// slot is requested (a short loop, so that all the cache misses are in
+/// flight at once), then every flow is handled. Enough misses to cover
+/// memory latency, few enough that the lines are still in L1 when used.
+pub(crate) const PREFETCH_GROUP: usize = 16;
+
 /// What [`ConnTable::expire`] removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Expired {
@@ -101,7 +145,7 @@ impl ConnTable {
         let per_shard = config.capacity.div_ceil(config.shards);
         Ok(ConnTable {
             clock: Clock::new(now),
-            hash: KeyedHash::new(config.seed),
+            hash: KeyedHash::new(config.resolve_seed()?),
             sysctls: AtomicSysctls::new(config.sysctls),
             timeouts: TimeoutTables::new(),
             max_entries: config.max_entries,
@@ -152,8 +196,10 @@ impl ConnTable {
     }
 
     /// `ipvsadm --set tcp tcpfin udp`: 0 leaves a value unchanged; each
-    /// connection picks a new value up at its next state transition, as in
-    /// the kernel.
+    /// connection picks a new value up with its next packet (whether or not
+    /// that packet changes its state), as in the kernel, whose state
+    /// handlers assign `cp->timeout` on every packet (`set_tcp_state`,
+    /// `udp_state_transition`). Until then it keeps its running timer.
     pub fn set_timeouts(&self, t: &Timeouts) -> Result<(), ConnError> {
         self.timeouts.set(t)
     }
@@ -207,15 +253,74 @@ impl ConnTable {
     /// Looks a connection up by the client's flow (input direction) without
     /// taking a lock and without touching it: no state change, no timer
     /// restart. `now` only computes the time left.
+    ///
+    /// One look-up costs about one cache miss (the slot is inline in the
+    /// table); to look many up, [`lookup_batch`](Self::lookup_batch) overlaps
+    /// those misses.
     pub fn lookup(&self, flow: &Flow, now: Instant) -> Option<ConnEntry> {
+        self.lookup_at(flow, self.clock.tick(now))
+    }
+
+    /// Looks up every flow of `flows` as [`lookup`](Self::lookup) does, into
+    /// `out` (cleared first; one element per flow, in order), prefetching the
+    /// slots of the flows a few places ahead so that the cache misses of
+    /// several look-ups overlap, as VPP-style data planes process packets in
+    /// vectors. Allocates nothing once `out` has room for `flows.len()`.
+    pub fn lookup_batch(&self, flows: &[Flow], now: Instant, out: &mut Vec<Option<ConnEntry>>) {
+        let t = self.clock.tick(now);
+        out.clear();
+        out.reserve(flows.len());
+        for group in flows.chunks(PREFETCH_GROUP) {
+            for f in group {
+                self.prefetch(f);
+            }
+            for f in group {
+                out.push(self.lookup_at(f, t));
+            }
+        }
+    }
+
+    /// Hints the CPU to load the slot where the connection of `flow` (a
+    /// client packet's) would be, without reading it: call it for a packet a
+    /// few packets before its [`process`](Self::process) or
+    /// [`lookup`](Self::lookup) to overlap their cache misses, as
+    /// [`lookup_batch`](Self::lookup_batch) and
+    /// [`process_batch`](Self::process_batch) do. On targets other than
+    /// x86_64 it does nothing.
+    #[inline]
+    pub fn prefetch(&self, flow: &Flow) {
+        if let (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) = (flow.src, flow.dst) {
+            self.prefetch_client(flow.protocol.number(), flow.src, flow.src_port);
+        }
+    }
+
+    /// Prefetches the home slot of the connections of client endpoint
+    /// (`proto`, `caddr`, `cport`).
+    #[inline]
+    pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) {
+        match caddr {
+            IpAddr::V4(a) => {
+                let h = self.hash.v4(proto, u32::from(a), cport);
+                self.v4[self.shard_of(h)].prefetch((h as u32) | CONN_ITEM);
+            }
+            IpAddr::V6(a) => {
+                let h = self.hash.v6(proto, u128::from(a), cport);
+                self.v6[self.shard_of(h)].prefetch((h as u32) | CONN_ITEM);
+            }
+        }
+    }
+
+    #[inline]
+    fn lookup_at(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_in::<u32>(flow, now),
-            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_in::<u128>(flow, now),
+            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_in::<u32>(flow, t),
+            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_in::<u128>(flow, t),
             _ => None,
         }
     }
 
-    fn lookup_in<A: Family>(&self, flow: &Flow, now: Instant) -> Option<ConnEntry> {
+    #[inline]
+    fn lookup_in<A: Family>(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
         let caddr = A::from_ip(flow.src)?;
         let vaddr = A::from_ip(flow.dst)?;
         let proto = flow.protocol.number();
@@ -223,16 +328,33 @@ impl ConnTable {
         let tag = (h as u32) | CONN_ITEM;
         let sh = &A::shards(self)[self.shard_of(h)];
         let e = sh.lookup(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
-        let t = self.clock.tick(now);
-        if e.flags & flag::WIDE_DADDR == 0 {
+        if e.flags & flag::WIDE_DADDR == 0 && e.flags & flag::FWD_MASK != FWD_TUNNEL {
             return Some(self.conn_entry(&e, e.daddr.to_ip(), None, t));
         }
-        // The server's address lives with the server: read it under the lock.
+        // The server's address (other family) or tunnel parameters live with
+        // the server: read them under the lock.
+        self.lookup_locked(sh, tag, proto, caddr, flow.src_port, vaddr, flow.dst_port, t)
+    }
+
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_locked<A: Family>(
+        &self,
+        sh: &Shard<A>,
+        tag: u32,
+        proto: u8,
+        caddr: A,
+        cport: u16,
+        vaddr: A,
+        vport: u16,
+        t: u64,
+    ) -> Option<ConnEntry> {
         let w = sh.write();
-        let i = w.find(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
+        let i = w.find(tag, proto, caddr, cport, vaddr, vport)?;
         let e = w.get(i);
         let d = w.g.dests.get(e.dest)?;
-        Some(self.conn_entry(&e, d.addr(), Some(d), t))
+        let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
+        Some(self.conn_entry(&e, daddr, Some(d), t))
     }
 
     pub(crate) fn conn_entry<A: Addr>(&self, e: &Entry<A>, daddr: IpAddr, dest: Option<&Dest>, now: u64) -> ConnEntry {
@@ -266,32 +388,49 @@ impl ConnTable {
         }
     }
 
-    /// Every entry (connections and templates), shard by shard, each shard
-    /// read under its lock. The order is the table's internal one; the
-    /// kernel lists in its own hash order.
+    /// Every entry (connections and templates) as a `Vec`: the entries of
+    /// [`iter`](Self::iter) collected.
     pub fn entries(&self, now: Instant) -> Vec<ConnEntry> {
-        let t = self.clock.tick(now);
         let mut out = Vec::with_capacity(self.len());
-        self.collect::<u32>(t, &mut out);
-        self.collect::<u128>(t, &mut out);
+        self.for_each_entry(now, |e| out.push(e));
         out
     }
 
-    fn collect<A: Family>(&self, t: u64, out: &mut Vec<ConnEntry>) {
-        for sh in A::shards(self) {
-            let w = sh.write();
-            w.for_each(|_, e| {
-                let d = w.g.dests.get(e.dest);
-                let daddr = if e.flags & flag::WIDE_DADDR != 0 {
-                    d.map_or(e.daddr.to_ip(), |d| d.addr())
-                } else {
-                    e.daddr.to_ip()
-                };
-                out.push(self.conn_entry(&e, daddr, d.map(|d| &**d), t));
-            });
-            for (_, tp) in w.g.templates.iter() {
-                out.push(self.template_entry(tp, t));
-            }
+    /// An iterator over every entry (connections and templates), read one
+    /// shard at a time: it holds at most one shard's entries (a shard's lock
+    /// is taken only while its entries are copied out), so listing a large
+    /// table needs no copy of it. The order is the table's internal one (the
+    /// kernel lists in its own hash order); an entry created or removed
+    /// while the iteration runs may or may not be seen.
+    pub fn iter(&self, now: Instant) -> Entries<'_> {
+        Entries { table: self, tick: self.clock.tick(now), next_shard: 0, buf: Default::default() }
+    }
+
+    /// Calls `f` with every entry (connections and templates), shard by
+    /// shard, each under that shard's lock (so `f` should be quick and must
+    /// not call back into the table), without allocating.
+    pub fn for_each_entry(&self, now: Instant, mut f: impl FnMut(ConnEntry)) {
+        let t = self.clock.tick(now);
+        for si in 0..self.v4.len() {
+            self.visit_shard::<u32>(si, t, &mut f);
+        }
+        for si in 0..self.v6.len() {
+            self.visit_shard::<u128>(si, t, &mut f);
+        }
+    }
+
+    /// Calls `f` with the entries of shard `si` of one family.
+    fn visit_shard<A: Family>(&self, si: usize, t: u64, f: &mut dyn FnMut(ConnEntry)) {
+        let Some(sh) = A::shards(self).get(si) else { return };
+        let w = sh.write();
+        w.for_each(|_, e| {
+            let d = w.g.dests.get(e.dest);
+            let daddr =
+                if e.flags & flag::WIDE_DADDR != 0 { d.map_or(e.daddr.to_ip(), |d| d.addr()) } else { e.daddr.to_ip() };
+            f(self.conn_entry(&e, daddr, d.map(|d| &**d), t));
+        });
+        for (_, tp) in w.g.templates.iter() {
+            f(self.template_entry(tp, t));
         }
     }
 
@@ -341,6 +480,11 @@ impl ConnTable {
                     inner.wheel.pop(target, &mut items, |item| resolve::<A>(sh, templates, item, reference))
                 };
                 let Some(t) = t else { break };
+                // One pass per handle value: a tag filed several times (for
+                // several connections, or again when a packet brought its
+                // time forward) is handled, and re-filed, once.
+                items.sort_unstable();
+                items.dedup();
                 for &item in &items {
                     if item & CONN_ITEM != 0 {
                         self.expire_conn_item(&mut w, item, t, &mut events, &mut run, out);
@@ -474,20 +618,19 @@ impl ConnTable {
     }
 
     /// Removes every connection and template (`ip_vs_conn_flush`).
+    ///
+    /// Safe against concurrent traffic: each shard is emptied under its
+    /// lock, and its timer wheel is reset in the same critical section only
+    /// when the shard is then empty, so a connection inserted meanwhile
+    /// keeps its timer (and stays: the flush covers what was there when it
+    /// reached each shard). A template is removed only once no connection
+    /// refers to it, so one that a connection created during the flush
+    /// still uses expires normally later, as the kernel keeps a template
+    /// while it controls connections.
     pub fn flush(&self) -> Expired {
         let mut out = Expired::default();
         self.drop_where::<u32>(&|_| true, &mut out);
         self.drop_where::<u128>(&|_| true, &mut out);
-        fn clear<A: Family>(t: &ConnTable) {
-            for sh in A::shards(t) {
-                let mut w = sh.write();
-                let current = w.g.wheel.current();
-                w.g.wheel = super::wheel::Wheel::new(current);
-                w.publish_next_event();
-            }
-        }
-        clear::<u32>(self);
-        clear::<u128>(self);
         out
     }
 
@@ -525,6 +668,7 @@ impl ConnTable {
                     out.conns += 1;
                 }
             }
+            reset_if_empty(&mut w);
             w.publish_next_event();
         }
         for tref in released {
@@ -532,7 +676,12 @@ impl ConnTable {
         }
         for sh in shards {
             let mut w = sh.write();
-            let doomed: Vec<u32> = w.g.templates.iter().filter(|(_, tp)| pred(&tp.dest)).map(|(i, _)| i).collect();
+            // Only templates no connection refers to: a template's slot is
+            // freed only when it controls nothing, so that a connection's
+            // reference never outlives it (and never names a newer template
+            // in the reused slot).
+            let doomed: Vec<u32> =
+                w.g.templates.iter().filter(|(_, tp)| tp.n_control == 0 && pred(&tp.dest)).map(|(i, _)| i).collect();
             for idx in doomed {
                 if let Some(tp) = w.g.templates.remove(idx) {
                     tp.dest.unbind_template();
@@ -541,22 +690,47 @@ impl ConnTable {
                     out.templates += 1;
                 }
             }
+            reset_if_empty(&mut w);
+            w.publish_next_event();
         }
     }
 
-    /// Heap bytes the table holds (slots, timer handles, templates, server
-    /// indexes), for memory accounting.
+    /// Timer handles filed in all wheels (live and stale), for tests.
+    #[cfg(test)]
+    pub(crate) fn timer_handles(&self) -> usize {
+        let a: usize = self.v4.iter().map(|sh| sh.inner.lock().wheel.len()).sum();
+        let b: usize = self.v6.iter().map(|sh| sh.inner.lock().wheel.len()).sum();
+        a + b
+    }
+
+    /// Heap bytes the table holds (slots, timer handles, templates, the
+    /// shards' server indexes), for memory accounting; the servers
+    /// themselves belong to their services.
     pub fn heap_bytes(&self) -> usize {
         fn of<A: Family>(t: &ConnTable) -> usize {
             A::shards(t)
                 .iter()
                 .map(|sh| {
                     let g = sh.inner.lock();
-                    std::mem::size_of::<Shard<A>>() + sh.slot_bytes() + g.wheel.heap_bytes() + g.templates.heap_bytes()
+                    std::mem::size_of::<Shard<A>>()
+                        + sh.slot_bytes()
+                        + g.wheel.heap_bytes()
+                        + g.templates.heap_bytes()
+                        + g.dests.heap_bytes()
+                        + g.scratch.capacity() * 4
                 })
                 .sum()
         }
         of::<u32>(self) + of::<u128>(self)
+    }
+}
+
+/// Drops every timer handle of a shard that holds nothing (under its lock,
+/// so no handle of a concurrent insert is lost).
+fn reset_if_empty<A: Addr>(w: &mut Writer<'_, A>) {
+    if w.g.len == 0 && w.g.templates.len() == 0 {
+        let current = w.g.wheel.current();
+        w.g.wheel = super::wheel::Wheel::new(current);
     }
 }
 

@@ -114,7 +114,6 @@ impl<A> Default for TemplateStore<A> {
 
 impl<A: Copy + Eq> TemplateStore<A> {
     /// Templates held.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -825,3 +825,257 @@ fn threads_keep_counters_exact() {
     assert!(table.is_empty());
     assert!(svc.dests().iter().all(|d| d.total_conns() == 0 && d.active_conns() == 0 && d.inactive_conns() == 0));
 }
+
+// A tunnel connection's look-up without the lock reports the server's
+// tunnel parameters, not defaults (they live with the server).
+#[test]
+fn tunnel_lookup_reports_server_parameters() {
+    use crate::ipvs::dest::{TunnelCsum, TunnelKind};
+    let params = TunnelParams { kind: TunnelKind::Gue, port: 6080, csum: TunnelCsum::Csum };
+    let mut lab = Lab::new(tcp_svc(), &[DestConfig::tunnel(ip("198.51.100.20"), 80, params)]);
+    let c = client(10, 40030);
+    let v = lab.send(c, tcp(TcpFlags::SYN), 0.0);
+    assert_eq!(fwd(&v).method, crate::ipvs::ForwardMethod::Tunnel(params));
+    let e = lab.table.lookup(&c, lab.t0).unwrap();
+    assert_eq!(e.forward, Some(crate::ipvs::ForwardMethod::Tunnel(params)));
+    assert_eq!(e.dest, "198.51.100.20:80".parse().unwrap());
+    let mut out = Vec::new();
+    lab.table.lookup_batch(&[c], lab.t0, &mut out);
+    assert_eq!(out, [Some(e)]);
+}
+
+// The batch calls give exactly what one call per flow gives, in order, for
+// hits and misses of both families, groups of any length.
+#[test]
+fn batch_calls_match_single_calls() {
+    let v6cfg = ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, ip("2001:db8::80"), 80), "rr");
+    let mut lab4 = Lab::new(tcp_svc(), &nat2());
+    let mut lab6 = Lab::new(v6cfg, &[DestConfig::masq(ip("2001:db8:1::10"), 8080)]);
+    let v6 = |k: u16| {
+        Flow::new(
+            Protocol::Tcp,
+            IpAddr::V6([0x2001, 0xdb8, 2, 0, 0, 0, 0, k].into()),
+            40000 + k,
+            ip("2001:db8::80"),
+            80,
+        )
+    };
+    for k in 0..40u8 {
+        lab4.send(client(k, 1000 + k as u16), tcp(TcpFlags::SYN), 0.0);
+        lab6.send(v6(k as u16), tcp(TcpFlags::SYN), 0.0);
+    }
+    // Hits, misses (other ports and clients), IPv6 flows (misses in the
+    // IPv4 lab) and a mixed-family flow.
+    let mut flows: Vec<Flow> = Vec::new();
+    for k in 0..60u8 {
+        flows.push(client(k, 1000 + k as u16));
+        flows.push(client(k, 2000));
+        flows.push(v6(k as u16));
+    }
+    flows.push(Flow::new(Protocol::Tcp, ip("2001:db8::1"), 1, ip(VIP), 80));
+    for lab in [&lab4, &lab6] {
+        let now = lab.at(5.0);
+        let want: Vec<Option<ConnEntry>> = flows.iter().map(|f| lab.table.lookup(f, now)).collect();
+        assert_eq!(want.iter().filter(|e| e.is_some()).count(), 40);
+        let mut out = vec![None; 3];
+        for n in [0, 1, 15, 16, 17, flows.len()] {
+            lab.table.lookup_batch(&flows[..n], now, &mut out);
+            assert_eq!(out[..], want[..n]);
+        }
+    }
+    // process_batch against process on a twin table with the same seed.
+    let mut twin = Lab::new(tcp_svc(), &nat2());
+    twin.t0 = lab4.t0;
+    twin.table = ConnTable::new(ConnTableConfig::default().shards(4).seed(9), lab4.t0).unwrap();
+    for k in 0..40u8 {
+        twin.send(client(k, 1000 + k as u16), tcp(TcpFlags::SYN), 0.0);
+    }
+    let pkts: Vec<Packet> = (0..50u8)
+        .flat_map(|k| {
+            let c = client(k, 1000 + k as u16);
+            [
+                Packet::input(c, tcp(TcpFlags::ACK)),
+                Packet::output(back(S1, &c), tcp(TcpFlags::ACK)),
+                Packet::input(c, tcp(TcpFlags::SYN)),
+            ]
+        })
+        .chain([Packet::input(client(1, 1001), Segment::Udp)])
+        .collect();
+    let now = lab4.at(1.0);
+    let want: Vec<Result<Verdict, ConnError>> =
+        pkts.iter().map(|p| twin.table.process(&mut twin.svc, p, now)).collect();
+    let mut out = Vec::new();
+    lab4.table.process_batch(&mut lab4.svc, &pkts, now, &mut out);
+    assert_eq!(out, want);
+    assert_eq!(lab4.entries(1.0), twin.entries(1.0));
+    assert_eq!(lab4.counts(S1), twin.counts(S1));
+    assert_eq!(lab4.counts(S2), twin.counts(S2));
+    // A shared service behind a mutex serves a batch too.
+    let shared = parking_lot::Mutex::new(tcp_svc_with(&nat2()));
+    let table = ConnTable::new(ConnTableConfig::default().shards(4), lab4.t0).unwrap();
+    let syns: Vec<Packet> = (0..20u8).map(|k| Packet::input(client(k, 7), tcp(TcpFlags::SYN))).collect();
+    table.process_batch(&shared, &syns, lab4.t0, &mut out);
+    assert!(out.iter().all(|v| v.as_ref().is_ok_and(|v| v.forward().is_some_and(|f| f.created))));
+    assert_eq!(table.len(), 20);
+}
+
+fn tcp_svc_with(dests: &[DestConfig]) -> Service {
+    let mut svc = Service::new(tcp_svc(), 0).unwrap();
+    for d in dests {
+        svc.add_dest(*d).unwrap();
+    }
+    svc
+}
+
+// The iterator, the visitor and entries() list the same entries.
+#[test]
+fn iterator_and_visitor_list_every_entry() {
+    let mut lab = Lab::new(persistent("255.255.255.0"), &nat2());
+    for k in 0..30u8 {
+        lab.send(client(k, 3000 + k as u16), tcp(TcpFlags::SYN), 0.0);
+    }
+    let v6cfg = ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, ip("2001:db8::80"), 80), "rr");
+    let mut svc6 = Service::new(v6cfg, 0).unwrap();
+    svc6.add_dest(DestConfig::masq(ip("2001:db8:1::10"), 8080)).unwrap();
+    let c6 = Flow::new(Protocol::Tcp, ip("2001:db8:2::1"), 5, ip("2001:db8::80"), 80);
+    lab.table.process(&mut svc6, &Packet::input(c6, tcp(TcpFlags::SYN)), lab.t0).unwrap();
+    let key = |e: &ConnEntry| (e.template, e.client, e.virtual_addr);
+    let mut a: Vec<ConnEntry> = lab.table.iter(lab.t0).collect();
+    let mut b = Vec::new();
+    lab.table.for_each_entry(lab.t0, |e| b.push(e));
+    let mut c = lab.table.entries(lab.t0);
+    for v in [&mut a, &mut b, &mut c] {
+        v.sort_by_key(key);
+    }
+    assert_eq!(a.len(), 32); // 30 + 1 connections, 1 template
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert_eq!(lab.table.iter(lab.t0).filter(|e| e.template).count(), 1);
+}
+
+// A client cycling SYN, ACK, RST on one port: each RST brings the timer
+// forward (ESTABLISHED's 900 s to CLOSE's 10 s) and each SYN replaces the
+// closed connection (conn_reuse_mode), two new timer handles per round. The
+// wheel must not keep them all.
+#[test]
+fn timer_wheel_stays_bounded_under_syn_rst_cycling() {
+    let mut lab = Lab::new(tcp_svc(), &nat2());
+    let c = client(10, 40040);
+    let mut max_handles = 0;
+    for round in 0..20_000u32 {
+        let t = round as f64 * 0.001;
+        assert!(fwd(&lab.send(c, tcp(TcpFlags::SYN), t)).created, "round {round}");
+        assert_eq!(state(&lab.send(c, tcp(TcpFlags::ACK), t)), "ESTABLISHED");
+        assert_eq!(state(&lab.send(c, tcp(TcpFlags::RST), t)), "CLOSE");
+        max_handles = max_handles.max(lab.table.timer_handles());
+        if round % 1000 == 999 {
+            lab.table.expire(lab.at(t));
+        }
+    }
+    assert_eq!(lab.table.len(), 1);
+    // One connection: at most 2 × 1 + 64 handles after any filing, plus the
+    // one filing that triggers a rebuild.
+    assert!(max_handles <= 2 + 64 + 1, "{max_handles} timer handles for one connection");
+    assert_eq!(lab.counts(S1).0 + lab.counts(S2).0, 0);
+    assert_eq!(lab.counts(S1).1 + lab.counts(S2).1, 1);
+    // And it still expires on time: CLOSE's 10 s after the last RST.
+    assert_eq!(lab.table.expire(lab.at(19.999 + 9.9)).conns, 0);
+    assert_eq!(lab.table.expire(lab.at(19.999 + 10.01)).conns, 1);
+    assert!(lab.table.is_empty());
+    // Stale handles (up to ESTABLISHED's 900 s) may still call for a visit;
+    // once past them nothing is left.
+    lab.table.expire(lab.at(1000.0));
+    assert_eq!(lab.table.poll_timeout(), None);
+    assert_eq!(lab.table.timer_handles(), 0);
+}
+
+// Connections with several tags' worth of duplicate handles (many
+// connections of one client endpoint to several virtual services) are
+// handled once per tick.
+#[test]
+fn duplicate_handles_of_one_tag_are_merged() {
+    let cfg = ServiceConfig::new(ServiceKey::Fwmark { family: crate::ipvs::Family::V4, mark: 7 }, "rr");
+    let mut lab = Lab::new(cfg, &nat2());
+    for port in 0..50u16 {
+        let mut f = Flow::new(Protocol::Tcp, ip("203.0.113.5"), 4000, ip(VIP), 1000 + port);
+        f.fwmark = 7;
+        lab.send(f, tcp(TcpFlags::SYN), 0.0);
+        lab.send(f, tcp(TcpFlags::ACK), 0.0);
+        lab.send(f, tcp(TcpFlags::RST), 0.5);
+    }
+    assert_eq!(lab.table.len(), 50);
+    let before = lab.table.timer_handles();
+    assert!(before <= 2 * 50 + 64 + 1, "{before}");
+    // CLOSE's 10 s after the RSTs: the one tag is handled once at that
+    // tick, all 50 connections go, and the stale handles (ESTABLISHED's
+    // 900 s) are dropped when they come up.
+    assert_eq!(lab.table.expire(lab.at(10.4)).conns, 0);
+    assert_eq!(lab.table.expire(lab.at(10.6)).conns, 50);
+    lab.table.expire(lab.at(1000.0));
+    assert_eq!(lab.table.timer_handles(), 0);
+}
+
+// flush() while other threads insert: nothing is lost or counted twice.
+// After the flush and a final expiry every counter is back to zero.
+#[test]
+fn flush_races_with_inserts() {
+    for round in 0..4u16 {
+        let svc = parking_lot::Mutex::new(tcp_svc_with(&nat2()));
+        let mut pcfg = persistent("255.255.255.0");
+        pcfg.key = ServiceKey::addr(Protocol::Tcp, ip(VIP), 443);
+        let psvc = parking_lot::Mutex::new({
+            let mut s = Service::new(pcfg, 0).unwrap();
+            for d in nat2() {
+                s.add_dest(d).unwrap();
+            }
+            s
+        });
+        let t0 = Instant::now();
+        let table = ConnTable::new(ConnTableConfig::default().shards(8).seed(round as u64), t0).unwrap();
+        std::thread::scope(|s| {
+            for th in 0..2u16 {
+                let (table, svc, psvc) = (&table, &svc, &psvc);
+                s.spawn(move || {
+                    for k in 0..3000u16 {
+                        let caddr = IpAddr::V4([203, 0, (113 + th) as u8, (k % 200) as u8].into());
+                        let f = Flow::new(Protocol::Tcp, caddr, 1024 + k, ip(VIP), 80);
+                        table.process(svc, &Packet::input(f, tcp(TcpFlags::SYN)), t0).unwrap();
+                        let p = Flow::new(Protocol::Tcp, caddr, 1024 + k, ip(VIP), 443);
+                        table.process(psvc, &Packet::input(p, tcp(TcpFlags::SYN)), t0).unwrap();
+                        if k % 3 == 0 {
+                            table.process(svc, &Packet::input(f, tcp(TcpFlags::ACK)), t0).unwrap();
+                        }
+                    }
+                });
+            }
+            for _ in 0..20 {
+                table.flush();
+                std::thread::yield_now();
+            }
+        });
+        // What survived the flushes still has its timers: expiry alone
+        // empties the table.
+        let far = t0 + Duration::from_secs(2000);
+        table.expire(far);
+        assert_eq!(table.len(), 0, "round {round}");
+        assert_eq!(table.template_count(), 0);
+        assert_eq!(table.entries(far), []);
+        assert_eq!(table.poll_timeout(), None);
+        assert_eq!(table.timer_handles(), 0);
+        for s in [&svc, &psvc] {
+            for d in s.lock().dests() {
+                assert_eq!((d.active_conns(), d.inactive_conns(), d.persistent_conns()), (0, 0, 0), "round {round}");
+            }
+        }
+    }
+}
+
+// A capacity beyond what the shards hold is a typed error, not an abort.
+#[test]
+fn huge_capacity_is_refused() {
+    let t0 = Instant::now();
+    for (shards, cap) in [(1, usize::MAX), (1, (7 << 20) + 1), (256, usize::MAX / 2)] {
+        let cfg = ConnTableConfig::default().shards(shards).capacity(cap);
+        assert!(matches!(ConnTable::new(cfg, t0), Err(ConnError::CapacityTooLarge { .. })), "{shards} {cap}");
+    }
+}

@@ -47,7 +47,6 @@ impl Wheel {
     }
 
     /// Handles filed (live and stale).
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
