@@ -395,9 +395,13 @@ impl<A: Addr> Shard<A> {
             return None;
         }
         let mut i = home(tag, size);
+        // The segment holding slot `i`, looked up once and then walked: a
+        // run leaves it only at its end (or wraps to slot 0).
+        let (mut k, mut off) = locate(i);
+        let mut seg: &[Slot<A>] = self.segs.get(k)?.get()?;
         let mut d = 0u32;
         while d < size {
-            let s = self.slot(i)?;
+            let s = seg.get(off)?;
             let t = s.tag();
             if t == 0 {
                 return None;
@@ -414,8 +418,13 @@ impl<A: Addr> Shard<A> {
                 }
             }
             i += 1;
+            off += 1;
             if i == size {
-                i = 0;
+                (i, k, off) = (0, 0, 0);
+                seg = self.segs.first()?.get()?;
+            } else if off == seg.len() {
+                (k, off) = (k + 1, 0);
+                seg = self.segs.get(k)?.get()?;
             }
             d += 1;
         }
@@ -429,7 +438,7 @@ impl<A: Addr> Shard<A> {
     pub(crate) fn prefetch(&self, tag: u32) {
         let size = self.size();
         if let Some(s) = self.slot(home(tag, size)) {
-            super::sys::prefetch((s as *const Slot<A>).cast::<u8>(), std::mem::size_of::<Slot<A>>());
+            super::sys::prefetch((s as *const Slot<A>).cast::<u8>(), 2 * std::mem::size_of::<Slot<A>>());
         }
     }
 
