@@ -426,8 +426,11 @@ fn check(step: &str, m: &mut Mirror) -> Vec<ConnEntry> {
             continue;
         }
         assert_eq!(strip(&o), strip(&k), "{step}: entries\nkernel:\n{proc_text}\nlvskit:\n{}", render_ipvsadm(&ours));
+        // Whole seconds left: lvskit runs on the capture's timestamps, the
+        // kernel on its jiffies; in the emulated VM on a loaded host the two
+        // were seen 2 s apart, so allow 3.
         for ((key, ke), (_, oe)) in k.iter().zip(o.iter()) {
-            assert!(ke.abs_diff(*oe) <= 1, "{step}: {key:?} expires in {ke} s in the kernel, {oe} s in lvskit");
+            assert!(ke.abs_diff(*oe) <= 3, "{step}: {key:?} expires in {ke} s in the kernel, {oe} s in lvskit");
         }
         assert_eq!(oc, kc, "{step}: ActiveConn/InActConn");
         println!("{step}: {} entries agree\n{ipvsadm}", kernel.len());

@@ -133,8 +133,12 @@ impl Wheel {
                     continue;
                 }
                 self.occupied[level] &= !(1 << slot);
-                let items = std::mem::take(&mut self.buckets[level * SLOTS + slot]);
+                let mut items = std::mem::take(&mut self.buckets[level * SLOTS + slot]);
                 self.len -= items.len();
+                // A handle filed several times (several entries of one tag,
+                // or again when its time came forward) moves down once.
+                items.sort_unstable();
+                items.dedup();
                 for item in items {
                     if let Some(due) = resolve(item) {
                         self.insert(item, due.max(t));
