@@ -131,8 +131,8 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
         },
         None => 0,
     };
-    let base = ip.split(['-', '/']).next().unwrap_or(ip);
-    let addr = if ip.contains(':') {
+    let base = ip.find(['-', '/']).map_or(ip, |i| &ip[..i]);
+    let addr = if ip.as_bytes().contains(&b':') {
         base.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
     } else {
         pton4(base).map(IpAddr::V4)
@@ -144,14 +144,28 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
 }
 
 fn pton4(s: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() != 4 || parts.iter().any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit())) {
+    // Exactly four dot-separated groups of 1 to 3 digits, each at most 255;
+    // one pass over the bytes, no allocation (this runs for every address
+    // of a large file).
+    let mut o = [0u8; 4];
+    let (mut n, mut v, mut digits) = (0usize, 0u16, 0usize);
+    for &b in s.as_bytes() {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                v = v * 10 + u16::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && n < 3 => {
+                o[n] = u8::try_from(v).ok()?;
+                (n, v, digits) = (n + 1, 0, 0);
+            }
+            _ => return None,
+        }
+    }
+    if n != 3 || digits == 0 {
         return None;
     }
-    let mut o = [0u8; 4];
-    for (i, p) in parts.iter().enumerate() {
-        o[i] = p.parse::<u16>().ok().filter(|v| *v <= 255)? as u8;
-    }
+    o[3] = u8::try_from(v).ok()?;
     Some(Ipv4Addr::from(o))
 }
 
@@ -1935,6 +1949,15 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pton4_strict_without_allocating() {
+        assert_eq!(pton4("192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(pton4("010.0.0.255"), Some(Ipv4Addr::new(10, 0, 0, 255)));
+        for bad in ["1.2.3", "1.2.3.4.5", "256.0.0.1", "1..2.3", "1.2.3.", "1.2.3.4a", "1.2.3.0004", ""] {
+            assert_eq!(pton4(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn sockaddrs() {

@@ -100,6 +100,14 @@ pub(crate) fn read_int(s: &str, min: i64, max: i64) -> Result<i64, NumError> {
 /// `shift` are reported but rounded and accepted (the second element says
 /// so).
 pub(crate) fn read_decimal(s: &str, min: u64, max: u64, shift: u32) -> Result<(u64, bool), NumError> {
+    // Fast path for the common case, a short whole number: the same result
+    // as the general path below without building the shifted string.
+    if !s.is_empty() && s.len() <= 12 && shift <= 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let v = s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0')) * 10u64.pow(shift);
+        if v >= min && v <= max {
+            return Ok((v, false));
+        }
+    }
     if s.starts_with('-') {
         return Err(NumError::Negative);
     }
@@ -195,6 +203,20 @@ mod tests {
         assert_eq!(read_int("-253", -253, 253), Ok(-253));
         assert!(matches!(read_int("254", -253, 253), Err(NumError::Range { .. })));
         assert_eq!(read_int("1a", -5, 5), Err(NumError::Invalid));
+    }
+
+    #[test]
+    fn decimal_fast_path_agrees_with_the_general_one() {
+        for s in ["0", "3", "007", "60", "4294", "999999999999", "1234567890123", "18446744073709"] {
+            for (min, max) in [(0, u64::MAX), (1, u32::MAX as u64), (0, i32::MAX as u64), (2_000_000, 5_000_000)] {
+                // A `.0` suffix takes the general path to the same value.
+                assert_eq!(
+                    read_decimal(s, min, max, 6),
+                    read_decimal(&format!("{s}.0"), min, max, 6),
+                    "{s} {min} {max}"
+                );
+            }
+        }
     }
 
     #[test]
