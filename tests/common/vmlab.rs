@@ -367,6 +367,18 @@ pub fn helper_main() {
                             {
                                 say("refused")
                             }
+                            // socket2's connect_timeout saw POLLHUP with SO_ERROR
+                            // already clear: the socket was closed before it
+                            // connected, which here only an ICMP refusal does (a
+                            // blocking connect() reports the same race as
+                            // ECONNABORTED). Seen a few times under heavy load.
+                            Err(e)
+                                if e.kind() == std::io::ErrorKind::Other
+                                    && e.to_string().contains("POLLHUP")
+                                    && sock.peer_addr().is_err() =>
+                            {
+                                say("refused")
+                            }
                             Err(e) => say(&format!("error connect: {e}")),
                         }
                     }
