@@ -25,11 +25,58 @@ enum TextRef {
     Own { start: u32, len: u32 },
 }
 
+/// One word: its span, and where its text is, in 16 bytes. Almost every
+/// word's text is its span (without the quotes when quoted); the others
+/// (substitutions) point into a side table of [`TextRef`]s.
 #[derive(Debug, Clone, Copy)]
 struct WordData {
-    text: TextRef,
     span: Span,
-    quoted: bool,
+    /// [`QUOTED`] bit, and [`INLINE`] or an index into the side table.
+    text: u32,
+}
+
+/// The word was written in double quotes.
+const QUOTED: u32 = 1 << 31;
+/// The text is the span (inside the quotes when quoted).
+const INLINE: u32 = QUOTED - 1;
+
+impl WordData {
+    fn new(text: TextRef, span: Span, quoted: bool, texts: &mut Vec<TextRef>) -> Self {
+        let q = if quoted { QUOTED } else { 0 };
+        let (start, len) = Self::inline_range(span, quoted);
+        let inline =
+            matches!(text, TextRef::Src { file, start: s, len: l } if file == span.file.0 && s == start && l == len);
+        if inline {
+            return WordData { span, text: INLINE | q };
+        }
+        let i = texts.len() as u32;
+        // A configuration has fewer words than bytes (u32 offsets).
+        debug_assert!(i < INLINE);
+        texts.push(text);
+        WordData { span, text: i | q }
+    }
+
+    fn inline_range(span: Span, quoted: bool) -> (u32, u32) {
+        if quoted && span.end >= span.start + 2 {
+            (span.start + 1, span.end - span.start - 2)
+        } else {
+            (span.start, span.end - span.start)
+        }
+    }
+
+    fn quoted(&self) -> bool {
+        self.text & QUOTED != 0
+    }
+
+    fn text_ref(&self, texts: &[TextRef]) -> TextRef {
+        let i = self.text & !QUOTED;
+        if i == INLINE {
+            let (start, len) = Self::inline_range(self.span, self.quoted());
+            TextRef::Src { file: self.span.file.0, start, len }
+        } else {
+            texts[i as usize]
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,14 +87,23 @@ struct Node {
     end: u32,
     raw: TextRef,
     line: Span,
-    block: Option<(Span, Option<Span>)>,
+    /// Index of its `{` and `}` in the document's block table, or
+    /// [`NO_BLOCK`] (most directives have none: the table keeps nodes small).
+    block: u32,
 }
+
+/// A node without a block.
+const NO_BLOCK: u32 = u32::MAX;
 
 /// A parsed configuration: its sources and its directives.
 pub struct Document {
     sources: SourceMap,
     nodes: Vec<Node>,
     words: Vec<WordData>,
+    /// The texts of words that are not their span.
+    texts: Vec<TextRef>,
+    /// The `{` and `}` of each block.
+    blocks: Vec<(Span, Option<Span>)>,
     owned: String,
 }
 
@@ -146,7 +202,7 @@ impl<'d> Directive<'d> {
 
     fn word_at(&self, i: u32) -> Word<'d> {
         let w = self.doc.words[i as usize];
-        Word { text: self.doc.text(w.text), span: w.span, quoted: w.quoted }
+        Word { text: self.doc.text(w.text_ref(&self.doc.texts)), span: w.span, quoted: w.quoted() }
     }
 
     /// The keyword (first word).
@@ -212,7 +268,8 @@ impl<'d> Directive<'d> {
     /// The block, if the directive has one.
     pub fn block(&self) -> Option<Block<'d>> {
         let n = self.node();
-        n.block.map(|(open, close)| Block { doc: self.doc, start: self.idx + 1, end: n.end, open: Some(open), close })
+        let b = (n.block != NO_BLOCK).then(|| self.doc.blocks[n.block as usize]);
+        b.map(|(open, close)| Block { doc: self.doc, start: self.idx + 1, end: n.end, open: Some(open), close })
     }
 }
 
@@ -292,6 +349,8 @@ enum Frame {
 struct Builder {
     nodes: Vec<Node>,
     words: Vec<WordData>,
+    texts: Vec<TextRef>,
+    blocks: Vec<(Span, Option<Span>)>,
     owned: String,
     frames: Vec<Frame>,
     attachable: Option<u32>,
@@ -299,7 +358,15 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Builder { nodes: Vec::new(), words: Vec::new(), owned: String::new(), frames: Vec::new(), attachable: None }
+        Builder {
+            nodes: Vec::new(),
+            words: Vec::new(),
+            texts: Vec::new(),
+            blocks: Vec::new(),
+            owned: String::new(),
+            frames: Vec::new(),
+            attachable: None,
+        }
     }
 
     fn text_ref(&mut self, buf: &LineBuf, start: usize, end: usize) -> (TextRef, Span) {
@@ -347,7 +414,7 @@ impl Builder {
                 };
                 let (text, _) = self.text_ref(buf, i + 1, close);
                 let (span, _) = buf.span_of(i, close + 1);
-                self.words.push(WordData { text, span, quoted: true });
+                self.words.push(WordData::new(text, span, true, &mut self.texts));
                 i = close + 1;
             } else {
                 let s = i;
@@ -355,7 +422,7 @@ impl Builder {
                     i += 1;
                 }
                 let (text, span) = self.text_ref(buf, s, i);
-                self.words.push(WordData { text, span, quoted: false });
+                self.words.push(WordData::new(text, span, false, &mut self.texts));
             }
             n += 1;
         }
@@ -382,11 +449,7 @@ impl Builder {
             }
             let start = words.start + s as u32;
             let len = (i - s) as u32;
-            self.words.push(WordData {
-                text: TextRef::Src { file: words.file.0, start, len },
-                span: Span::new(words.file, start, start + len),
-                quoted: false,
-            });
+            self.words.push(WordData { span: Span::new(words.file, start, start + len), text: INLINE });
             n += 1;
         }
         n
@@ -398,7 +461,8 @@ impl Builder {
         if b == b'{' {
             match self.attachable.take() {
                 Some(idx) => {
-                    self.nodes[idx as usize].block = Some((span, None));
+                    self.nodes[idx as usize].block = self.blocks.len() as u32;
+                    self.blocks.push((span, None));
                     self.frames.push(Frame::Real(idx));
                 }
                 None => {
@@ -417,8 +481,8 @@ impl Builder {
                 let end = self.nodes.len() as u32;
                 let node = &mut self.nodes[idx as usize];
                 node.end = end;
-                if let Some(b) = &mut node.block {
-                    b.1 = Some(span);
+                if node.block != NO_BLOCK {
+                    self.blocks[node.block as usize].1 = Some(span);
                 }
             }
             Some(Frame::Phantom(_)) => {}
@@ -447,26 +511,29 @@ impl Builder {
         line: Span,
     ) {
         let idx = self.nodes.len() as u32;
-        self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line, block: None });
+        self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line, block: NO_BLOCK });
         self.attachable = Some(idx);
         // `include_check` in `global_defs` changes how the following
         // includes are checked, as soon as it is read.
-        if self.word_text(pp, self.words[first_word as usize].text) != "include_check" || self.frames.len() != 1 {
+        if self.word_text(pp, self.words[first_word as usize].text_ref(&self.texts)) != "include_check"
+            || self.frames.len() != 1
+        {
             return;
         }
         let Some(Frame::Real(p)) = self.frames.first() else { return };
         let pw = self.words[self.nodes[*p as usize].first_word as usize];
-        if self.word_text(pp, pw.text) != "global_defs" {
+        if self.word_text(pp, pw.text_ref(&self.texts)) != "global_defs" {
             return;
         }
-        let args: Vec<String> =
-            (1..n).map(|k| self.word_text(pp, self.words[(first_word + k) as usize].text).to_owned()).collect();
+        let args: Vec<String> = (1..n)
+            .map(|k| self.word_text(pp, self.words[(first_word + k) as usize].text_ref(&self.texts)).to_owned())
+            .collect();
         let flags = include_check_flags(pp.include_check(), &args);
         pp.set_include_check(flags);
     }
 
     /// Reads every line of `pp` into the tree.
-    fn build<L: Loader + ?Sized>(mut self, pp: &mut Preprocessor<'_, L>) -> (Vec<Node>, Vec<WordData>, String) {
+    fn build<L: Loader + ?Sized>(mut self, pp: &mut Preprocessor<'_, L>) -> Document {
         // Room for what the main file holds, going by typical line lengths
         // (growing the vectors line by line costs more than the guess).
         let size: usize = (0..pp.sources.len()).map(|i| pp.sources.file(FileId(i as u32)).text().len()).sum();
@@ -501,7 +568,7 @@ impl Builder {
                 continue;
             }
             let first = self.words[first_word as usize];
-            let brace = match self.word_text(pp, first.text) {
+            let brace = match self.word_text(pp, first.text_ref(&self.texts)) {
                 "{" => Some(b'{'),
                 "}" => Some(b'}'),
                 _ => None,
@@ -519,7 +586,10 @@ impl Builder {
             .frames
             .iter()
             .map(|f| match f {
-                Frame::Real(i) => self.nodes[*i as usize].block.map(|b| b.0).unwrap_or_default(),
+                Frame::Real(i) => {
+                    let b = self.nodes[*i as usize].block;
+                    if b == NO_BLOCK { Span::default() } else { self.blocks[b as usize].0 }
+                }
                 Frame::Phantom(s) => *s,
             })
             .collect();
@@ -541,7 +611,14 @@ impl Builder {
                 .with_help("this block, and any opened inside it, is not closed before the end of the configuration"),
             );
         }
-        (self.nodes, self.words, self.owned)
+        Document {
+            sources: std::mem::take(&mut pp.sources),
+            nodes: self.nodes,
+            words: self.words,
+            texts: self.texts,
+            blocks: self.blocks,
+            owned: self.owned,
+        }
     }
 }
 
@@ -584,8 +661,7 @@ pub(crate) fn include_check_flags(current: u8, args: &[String]) -> u8 {
 
 /// Reads a whole configuration into a [`Document`].
 pub(crate) fn parse<L: Loader + ?Sized>(pp: &mut Preprocessor<'_, L>) -> Document {
-    let (nodes, words, owned) = Builder::new().build(pp);
-    Document { sources: std::mem::take(&mut pp.sources), nodes, words, owned }
+    Builder::new().build(pp)
 }
 
 #[cfg(test)]
@@ -625,9 +701,20 @@ mod tests {
     fn dump(d: &Document) -> String {
         let mut out = String::new();
         for n in &d.nodes {
-            out.push_str(&format!("{:?} {:?} {:?} {} [", n.line, n.block, n.end, d.text(n.raw)));
+            out.push_str(&format!(
+                "{:?} {:?} {:?} {} [",
+                n.line,
+                (n.block != NO_BLOCK).then(|| d.blocks[n.block as usize]),
+                n.end,
+                d.text(n.raw)
+            ));
             for w in &d.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
-                out.push_str(&format!("{:?}={:?}{} ", w.span, d.text(w.text), if w.quoted { "q" } else { "" }));
+                out.push_str(&format!(
+                    "{:?}={:?}{} ",
+                    w.span,
+                    d.text(w.text_ref(&d.texts)),
+                    if w.quoted() { "q" } else { "" }
+                ));
             }
             out.push_str("]\n");
         }

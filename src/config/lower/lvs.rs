@@ -947,6 +947,9 @@ fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, con
             let rs_dest = SocketAddr::new(rs.addr, rs.port);
             let mut slot = CheckerDraft::placeholder(c.span());
             if checker(lw, c, rs_dest, config, &mut slot) {
+                // Most real servers have one checker: a first push would
+                // otherwise make room for four.
+                rs.checkers.reserve_exact(1);
                 rs.checkers.push(slot);
             }
         }
@@ -1801,7 +1804,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
             let warmup = rs.warmup.or(vs.warmup);
             let dbr = rs.delay_before_retry.or(vs.delay_before_retry);
             let alpha = rs.alpha.unwrap_or(vs.alpha);
-            let checkers = std::mem::take(&mut rs.checkers)
+            let mut checkers = std::mem::take(&mut rs.checkers)
                 .into_iter()
                 .map(|c| {
                     let delay = c.delay_loop.unwrap_or(delay_loop);
@@ -1828,7 +1831,10 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
                         span: c.span,
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            // Collected in place into the drafts' larger allocation: give
+            // the difference back.
+            checkers.shrink_to_fit();
             kept.push(RealServer {
                 dest,
                 inhibit_on_failure: inhibit,
