@@ -56,6 +56,7 @@ impl WordData {
         WordData { span, text: i | q }
     }
 
+    #[inline]
     fn inline_range(span: Span, quoted: bool) -> (u32, u32) {
         if quoted && span.end >= span.start + 2 {
             (span.start + 1, span.end - span.start - 2)
@@ -64,10 +65,12 @@ impl WordData {
         }
     }
 
+    #[inline]
     fn quoted(&self) -> bool {
         self.text & QUOTED != 0
     }
 
+    #[inline]
     fn text_ref(&self, texts: &[TextRef]) -> TextRef {
         let i = self.text & !QUOTED;
         if i == INLINE {
@@ -134,6 +137,7 @@ impl Document {
         self.nodes.is_empty()
     }
 
+    #[inline]
     fn text(&self, t: TextRef) -> &str {
         match t {
             TextRef::Src { file, start, len } => {
@@ -196,26 +200,31 @@ impl fmt::Debug for Directive<'_> {
 }
 
 impl<'d> Directive<'d> {
+    #[inline]
     fn node(&self) -> &'d Node {
         &self.doc.nodes[self.idx as usize]
     }
 
+    #[inline]
     fn word_at(&self, i: u32) -> Word<'d> {
         let w = self.doc.words[i as usize];
         Word { text: self.doc.text(w.text_ref(&self.doc.texts)), span: w.span, quoted: w.quoted() }
     }
 
     /// The keyword (first word).
+    #[inline]
     pub fn name(&self) -> &'d str {
         self.word_at(self.node().first_word).text
     }
 
     /// The keyword as a word.
+    #[inline]
     pub fn name_word(&self) -> Word<'d> {
         self.word_at(self.node().first_word)
     }
 
     /// The keyword's span.
+    #[inline]
     pub fn name_span(&self) -> Span {
         self.word_at(self.node().first_word).span
     }
@@ -226,6 +235,7 @@ impl<'d> Directive<'d> {
     }
 
     /// Argument `i` (0 is the first word after the keyword).
+    #[inline]
     pub fn arg(&self, i: usize) -> Option<Word<'d>> {
         let n = self.node();
         (i + 1 < n.nwords as usize).then(|| self.word_at(n.first_word + 1 + i as u32))
@@ -246,6 +256,7 @@ impl<'d> Directive<'d> {
     }
 
     /// The span from the keyword to the last argument.
+    #[inline]
     pub fn span(&self) -> Span {
         let n = self.node();
         let first = self.word_at(n.first_word).span;
