@@ -9,6 +9,8 @@
 //! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
 //!   uniformly random over the table (the worst case for caches); each call
 //!   waits for its own cache miss.
+//! * `lookup_dest_hit`: one [`ConnTable::lookup_dest`] per call (the
+//!   server only, no `ConnEntry`), same keys.
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
 //!   over 256 flows, which prefetches ahead so that misses overlap
 //!   (throughput is per flow).
@@ -249,6 +251,16 @@ fn sizes() -> Vec<u64> {
         .collect()
 }
 
+/// Where thread `t` starts in the one key table all thread counts share:
+/// thread 1 half-way round from thread 0. One and two threads thus touch
+/// the same keys (the same cache and TLB footprint) and two threads never
+/// look up the same key at the same moment. (Before, each thread had its
+/// own table of random keys, so two threads touched twice the slots one
+/// did: the comparison mixed scaling with a larger working set.)
+fn first(t: u64) -> usize {
+    (t as usize * (KEYS / 2)) & (KEYS - 1)
+}
+
 /// Runs `work(thread, count)` on `threads` threads at once, `iters` calls
 /// in all; returns the wall time.
 fn on_threads(threads: u64, iters: u64, work: impl Fn(u64, u64) + Sync) -> Duration {
@@ -267,7 +279,7 @@ fn bench(c: &mut Criterion) {
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
         let t0 = Instant::now();
-        let hit_idx: Vec<Vec<u64>> = (0..2).map(|t| indexes(0x1234 + t, 0, n)).collect();
+        let hit_idx: Vec<Vec<u64>> = (0..1).map(|t| indexes(0x1234 + t, 0, n)).collect();
         let miss_idx = indexes(0x9876, n, n);
         let hit_flows: Vec<Vec<Flow>> = hit_idx.iter().map(|v| flows(v)).collect();
         let miss_flows = flows(&miss_idx);
@@ -328,6 +340,13 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     k = (k + 1) & (KEYS - 1);
                     black_box(table.lookup(&hits[k], t0).map(|e| e.dest))
+                })
+            });
+            let mut k = 0usize;
+            g.bench_function("lookup_dest_hit", |b| {
+                b.iter(|| {
+                    k = (k + 1) & (KEYS - 1);
+                    black_box(table.lookup_dest(&hits[k]))
                 })
             });
             let mut k = 0usize;
@@ -397,9 +416,21 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
                         on_threads(threads, iters, |t, count| {
-                            let hits = &hit_flows[t as usize];
+                            let (hits, o) = (&hit_flows[0], first(t));
                             for j in 0..count as usize {
-                                black_box(table.lookup(&hits[j & (KEYS - 1)], t0).map(|e| e.dest));
+                                black_box(table.lookup(&hits[(o + j) & (KEYS - 1)], t0).map(|e| e.dest));
+                            }
+                        })
+                    })
+                });
+            }
+            for threads in [1u64, 2] {
+                g.bench_function(format!("lookup_dest_hit_{threads}_thread"), |b| {
+                    b.iter_custom(|iters| {
+                        on_threads(threads, iters, |t, count| {
+                            let (hits, o) = (&hit_flows[0], first(t));
+                            for j in 0..count as usize {
+                                black_box(table.lookup_dest(&hits[(o + j) & (KEYS - 1)]));
                             }
                         })
                     })
@@ -409,9 +440,9 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("lookup_hit_batch256_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
                         on_threads(threads, iters, |t, count| {
-                            let hits = &hit_flows[t as usize];
+                            let (hits, o) = (&hit_flows[0], first(t));
                             let mut out = Vec::with_capacity(BATCH);
-                            let mut j = 0usize;
+                            let mut j = o;
                             let mut done = 0u64;
                             while done < count {
                                 j = (j + BATCH) & (KEYS - 1);
@@ -429,9 +460,9 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("process_hit_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
                         on_threads(threads, iters, |t, count| {
-                            let acks = &hit_acks[t as usize];
+                            let (acks, o) = (&hit_acks[0], first(t));
                             for j in 0..count as usize {
-                                black_box(table.process(&shared, &acks[j & (KEYS - 1)], t0).unwrap());
+                                black_box(table.process(&shared, &acks[(o + j) & (KEYS - 1)], t0).unwrap());
                             }
                         })
                     })
@@ -500,9 +531,9 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
                         on_threads(threads, iters, |t, count| {
-                            let hits = &hit_flows[t as usize];
+                            let (hits, o) = (&hit_flows[0], first(t));
                             for j in 0..count as usize {
-                                black_box(base.lookup(&hits[j & (KEYS - 1)]));
+                                black_box(base.lookup(&hits[(o + j) & (KEYS - 1)]));
                             }
                         })
                     })
@@ -512,9 +543,9 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("process_hit_{threads}_thread"), |b| {
                     b.iter_custom(|iters| {
                         on_threads(threads, iters, |t, count| {
-                            let hits = &hit_flows[t as usize];
+                            let (hits, o) = (&hit_flows[0], first(t));
                             for j in 0..count as usize {
-                                black_box(base.process(&hits[j & (KEYS - 1)], 1));
+                                black_box(base.process(&hits[(o + j) & (KEYS - 1)], 1));
                             }
                         })
                     })

@@ -864,6 +864,14 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let now = t0 + Duration::from_millis(ms);
         prop_assert_eq!(rows(table.entries(now)), model.entries(ms / 4), "entries after step {}: {:?}", n, op);
         prop_assert_eq!(table.len(), model.len());
+        // The lock-free look-ups find every connection listed, at its server.
+        for e in table.entries(now).into_iter().filter(|e| !e.template) {
+            let proto =
+                [Protocol::Tcp, Protocol::Udp, Protocol::Sctp].into_iter().find(|p| p.number() == e.protocol).unwrap();
+            let f = Flow::new(proto, e.client.ip(), e.client.port(), e.virtual_addr.ip(), e.virtual_addr.port());
+            prop_assert_eq!(table.lookup_dest(&f), Some(e.dest), "lookup_dest after step {}: {:?}", n, op);
+            prop_assert_eq!(table.lookup(&f, now).map(|l| l.dest), Some(e.dest));
+        }
         let all: Vec<Arc<Dest>> = real.svc.dests().iter().cloned().chain(real.removed.values().cloned()).collect();
         for d in all {
             let want = model.counts.get(&d.socket_addr()).copied().unwrap_or_default();

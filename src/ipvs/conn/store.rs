@@ -246,6 +246,12 @@ impl<A: Addr> Slot<A> {
         self.tref.store(e.tref, Relaxed);
     }
 
+    /// The server's address, port and the entry's flags.
+    #[inline]
+    fn dest_words(&self) -> (A, u16, u16) {
+        (A::load(&self.daddr), self.misc.load(Relaxed) as u16, self.fd.load(Relaxed) as u16)
+    }
+
     /// Whether the slot holds the connection (proto, caddr, cport, vaddr,
     /// vport), reading only the key words.
     #[inline]
@@ -317,15 +323,38 @@ pub(crate) struct Inner<A: Addr> {
     pub scratch: Vec<u32>,
 }
 
-/// One shard: slots readable without locking, everything else under `inner`.
+/// A value alone on its own cache lines (128 bytes: two 64-byte lines, as
+/// x86's adjacent-line prefetcher pairs them).
 #[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct CacheLine<T>(pub T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One shard: slots readable without locking, everything else under `inner`.
+///
+/// Layout: the words every lock-free reader loads (`seq`, `size`, `segs`)
+/// share no cache line with the mutex, which every packet writes when it
+/// locks, nor with a neighbouring shard (the shard is 128-byte aligned), so
+/// a data-plane thread locking one shard does not evict the line another
+/// thread's look-ups read.
+#[derive(Debug)]
+#[repr(C, align(128))]
 pub(crate) struct Shard<A: Addr> {
     seq: AtomicU32,
     size: AtomicU32,
     segs: Box<[Segment<A>]>,
-    /// The tick of the wheel's next event, `u64::MAX` when none.
+    /// The lock and what it guards, on lines of their own.
+    pub inner: CacheLine<Mutex<Inner<A>>>,
+    /// The tick of the wheel's next event, `u64::MAX` when none (written
+    /// under the lock).
     pub next_event: AtomicU64,
-    pub inner: Mutex<Inner<A>>,
 }
 
 /// A reader's view: what a lock-free lookup returns.
@@ -346,13 +375,13 @@ impl<A: Addr> Shard<A> {
             size: AtomicU32::new(size),
             segs,
             next_event: AtomicU64::new(u64::MAX),
-            inner: Mutex::new(Inner {
+            inner: CacheLine(Mutex::new(Inner {
                 len: 0,
                 dests: DestTable::default(),
                 templates: TemplateStore::default(),
                 wheel: Wheel::new(now),
                 scratch: Vec::new(),
-            }),
+            })),
         };
         sh.allocate(size);
         sh
@@ -444,21 +473,53 @@ impl<A: Addr> Shard<A> {
 
     /// Looks up a connection without locking (falls back to the lock after
     /// a few collisions with writers).
+    #[inline]
     pub(crate) fn lookup(&self, tag: u32, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Found<A> {
+        self.lookup_map(tag, proto, caddr, cport, vaddr, vport, Slot::load)
+    }
+
+    /// Looks up a connection's server without locking: its address, port
+    /// and flags, three words of the slot instead of all of it.
+    #[inline]
+    pub(crate) fn lookup_dest(
+        &self,
+        tag: u32,
+        proto: u8,
+        caddr: A,
+        cport: u16,
+        vaddr: A,
+        vport: u16,
+    ) -> Option<(A, u16, u16)> {
+        self.lookup_map(tag, proto, caddr, cport, vaddr, vport, Slot::dest_words)
+    }
+
+    /// The lock-free look-up, reading what `read` takes of the slot found.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_map<R>(
+        &self,
+        tag: u32,
+        proto: u8,
+        caddr: A,
+        cport: u16,
+        vaddr: A,
+        vport: u16,
+        read: impl Fn(&Slot<A>) -> R,
+    ) -> Option<R> {
         for _ in 0..8 {
             let s1 = self.seq.load(Acquire);
             if s1 & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let r = self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| s.load()));
+            let r = self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| read(s)));
             fence(Acquire);
             if self.seq.load(Relaxed) == s1 {
                 return r;
             }
         }
         let _g = self.inner.lock();
-        self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| s.load()))
+        self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| read(s)))
     }
 
     /// The earliest due tick (widened against `reference`) among the

@@ -264,6 +264,39 @@ impl ConnTable {
         self.lookup_at(flow, self.clock.tick(now))
     }
 
+    /// The real server of the connection of `flow` (input direction), and
+    /// nothing more: what a data plane needs to forward a packet of a known
+    /// connection. Like [`lookup`](Self::lookup) it takes no lock and changes
+    /// nothing, but it reads three words of the slot (server address, port,
+    /// flags) and builds no [`ConnEntry`], so that a hit costs a hash, a
+    /// probe and a sequence check. An entry whose server is of the other
+    /// family (a rare IPv4/IPv6 mix) is read under the shard's lock. Like
+    /// `lookup`, an entry past its expiry that [`expire`](Self::expire) has
+    /// not collected yet is still found.
+    #[inline]
+    pub fn lookup_dest(&self, flow: &Flow) -> Option<SocketAddr> {
+        match (flow.src, flow.dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(flow),
+            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(flow),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn lookup_dest_in<A: Family>(&self, flow: &Flow) -> Option<SocketAddr> {
+        let caddr = A::from_ip(flow.src)?;
+        let vaddr = A::from_ip(flow.dst)?;
+        let proto = flow.protocol.number();
+        let h = A::hash(&self.hash, proto, caddr, flow.src_port);
+        let tag = (h as u32) | CONN_ITEM;
+        let sh = &A::shards(self)[self.shard_of(h)];
+        let (daddr, dport, flags) = sh.lookup_dest(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
+        if flags & flag::WIDE_DADDR == 0 {
+            return Some(SocketAddr::new(daddr.to_ip(), dport));
+        }
+        self.lookup_locked(sh, tag, proto, caddr, flow.src_port, vaddr, flow.dst_port, 0).map(|e| e.dest)
+    }
+
     /// Looks up every flow of `flows` as [`lookup`](Self::lookup) does, into
     /// `out` (cleared first; one element per flow, in order). Flows are taken
     /// in groups of 16: the slots of a whole group are prefetched before any

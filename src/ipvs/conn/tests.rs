@@ -706,6 +706,7 @@ fn mixed_family_tunnel() {
     assert_eq!(fwd(&v).dest, "[2001:db8::10]:80".parse().unwrap());
     assert!(matches!(fwd(&v).method, crate::ipvs::ForwardMethod::Tunnel(_)));
     assert_eq!(lab.table.lookup(&c, lab.t0).unwrap().dest, "[2001:db8::10]:80".parse().unwrap());
+    assert_eq!(lab.table.lookup_dest(&c), Some("[2001:db8::10]:80".parse().unwrap()));
     assert_eq!(lab.only(0.0).dest, "[2001:db8::10]:80".parse().unwrap());
 }
 
@@ -877,6 +878,9 @@ fn batch_calls_match_single_calls() {
         let now = lab.at(5.0);
         let want: Vec<Option<ConnEntry>> = flows.iter().map(|f| lab.table.lookup(f, now)).collect();
         assert_eq!(want.iter().filter(|e| e.is_some()).count(), 40);
+        // lookup_dest: the server of each hit, None for each miss.
+        let dests: Vec<Option<std::net::SocketAddr>> = flows.iter().map(|f| lab.table.lookup_dest(f)).collect();
+        assert_eq!(dests, want.iter().map(|e| e.as_ref().map(|e| e.dest)).collect::<Vec<_>>());
         let mut out = vec![None; 3];
         for n in [0, 1, 15, 16, 17, flows.len()] {
             lab.table.lookup_batch(&flows[..n], now, &mut out);
