@@ -215,7 +215,10 @@ fn floods_are_counted_and_change_nothing() {
             worst * 1e3,
             int * 1e3
         );
-        assert!(worst <= int + 0.020, "vrid {vrid} advert gap {worst} s during the flood");
+        // 50 ms of slack: on a loaded 2-core machine scheduling jitter alone
+        // reached 29 ms once. Far below Master_Down_Interval (3 x interval +
+        // skew), so a starved loop would still fail here.
+        assert!(worst <= int + 0.050, "vrid {vrid} advert gap {worst} s during the flood");
     }
 
     for r in &all {
