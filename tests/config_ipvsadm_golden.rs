@@ -6,36 +6,12 @@
 //! recorded from the real ipvsadm against a real kernel table (and
 //! `tests/config_ipvsadm_vm.rs` re-checks in the VM).
 
-use std::path::{Path, PathBuf};
+mod config_ipvsadm_support;
 
+use config_ipvsadm_support::{dir, lines, table};
 use lvskit::backend::{IpvsBackend, MemoryIpvs};
+use lvskit::config::fuzzing::table_contents;
 use lvskit::config::ipvsadm::{self, Command};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/ipvsadm")
-}
-
-fn lines(name: &str) -> Vec<String> {
-    std::fs::read_to_string(dir().join(name))
-        .expect("data file")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn table() -> MemoryIpvs {
-    let mut ipvs = MemoryIpvs::new();
-    ipvs.add_interface("lo", 65536);
-    for line in lines("table.cmds") {
-        let args: Vec<&str> = line.split_whitespace().collect();
-        match ipvsadm::parse_args(&args) {
-            Ok(Command::Op(op)) => ipvs.execute(&op).unwrap_or_else(|e| panic!("{line}: {e}")),
-            other => panic!("{line}: {other:?}"),
-        }
-    }
-    ipvs
-}
 
 /// Renders what `ipvsadm ARGS` prints for the in-memory table.
 fn render(ipvs: &mut MemoryIpvs, args: &[&str]) -> String {
@@ -50,7 +26,7 @@ fn render(ipvs: &mut MemoryIpvs, args: &[&str]) -> String {
 
 #[test]
 fn listings_match_ipvsadm() {
-    let mut ipvs = table();
+    let mut ipvs = table("table.cmds");
     let mut differ = Vec::new();
     let listings = lines("listings");
     assert!(listings.len() >= 13);
@@ -66,34 +42,17 @@ fn listings_match_ipvsadm() {
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
 
-/// The services and servers of a table, as `ipvsadm -S` keeps them
-/// (thresholds are not saved), in a fixed order.
-fn contents(ipvs: &mut MemoryIpvs) -> Vec<(lvskit::ipvs::ServiceConfig, Vec<lvskit::ipvs::DestConfig>)> {
-    let mut v: Vec<_> = ipvs
-        .services()
-        .expect("services")
-        .into_iter()
-        .map(|s| {
-            let mut d: Vec<_> = s.dests.iter().map(|d| d.config.thresholds(0, 0)).collect();
-            d.sort_by_key(|d| (d.addr, d.port));
-            (s.config, d)
-        })
-        .collect();
-    v.sort_by_key(|(s, _)| s.key);
-    v
-}
-
 #[test]
 fn saved_rules_restore_to_the_same_table() {
-    let mut ipvs = table();
-    let original = contents(&mut ipvs);
+    let mut ipvs = table("table.cmds");
+    let original = table_contents(&mut ipvs);
     for numeric in [true, false] {
         let saved = ipvsadm::save(&ipvs.services().expect("services"), numeric);
         let mut copy = MemoryIpvs::new();
         for op in ipvsadm::parse_rules(&saved).expect("restorable rules") {
             copy.execute(&op).expect("applies");
         }
-        assert_eq!(contents(&mut copy), original);
+        assert_eq!(table_contents(&mut copy), original);
     }
 }
 
@@ -155,17 +114,7 @@ fn exact_numbers(listing: &str) -> Numbers {
 #[test]
 fn stats_and_rates_with_traffic_match_ipvsadm() {
     let tdir = dir().join("traffic");
-    let mut ipvs = MemoryIpvs::new();
-    for line in std::fs::read_to_string(tdir.join("table.cmds")).unwrap().lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let args: Vec<&str> = line.split_whitespace().collect();
-        match ipvsadm::parse_args(&args) {
-            Ok(Command::Op(op)) => ipvs.execute(&op).unwrap(),
-            other => panic!("{line}: {other:?}"),
-        }
-    }
+    let mut ipvs = table("traffic/table.cmds");
     let read = |n: &str| std::fs::read_to_string(tdir.join(n)).unwrap();
     let stats = exact_numbers(&read("stats-exact-traffic.out"));
     let rates = exact_numbers(&read("rate-exact-traffic.out"));

@@ -16,6 +16,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvskit::backend::{IpvsBackend, IpvsOp, MemoryIpvs};
+use lvskit::config::fuzzing::table_contents;
 use lvskit::config::ipvsadm::{self, Command, ListFormat, ListOptions};
 use lvskit::ipvs::{
     DestConfig, Family, ForwardMethod, PersistMask, Persistence, Protocol, ServiceConfig, ServiceFlags, ServiceKey,
@@ -138,23 +139,6 @@ fn table() -> impl Strategy<Value = Vec<(ServiceConfig, Vec<DestConfig>)>> {
     )
 }
 
-/// The services and servers of a table (thresholds zeroed), in a fixed
-/// order.
-fn contents(ipvs: &mut MemoryIpvs) -> Vec<(ServiceConfig, Vec<DestConfig>)> {
-    let mut v: Vec<_> = ipvs
-        .services()
-        .expect("services")
-        .into_iter()
-        .map(|s| {
-            let mut d: Vec<_> = s.dests.iter().map(|d| d.config.thresholds(0, 0)).collect();
-            d.sort_by_key(|d| (d.addr, d.port));
-            (s.config, d)
-        })
-        .collect();
-    v.sort_by_key(|(s, _)| s.key);
-    v
-}
-
 fn words(s: &str) -> Vec<&str> {
     s.split_whitespace().collect()
 }
@@ -189,7 +173,7 @@ proptest! {
             }
         }
         let services = ipvs.services().expect("services");
-        let want = contents(&mut ipvs);
+        let want = table_contents(&mut ipvs);
         for numeric in [false, true] {
             let saved = ipvsadm::save(&services, numeric);
             let ops = ipvsadm::parse_rules(&saved).map_err(|e| TestCaseError::fail(format!("{e}\n{saved}")))?;
@@ -197,7 +181,7 @@ proptest! {
             for op in &ops {
                 copy.execute(op).map_err(|e| TestCaseError::fail(format!("{op:?}: {e}\n{saved}")))?;
             }
-            prop_assert_eq!(contents(&mut copy), want.clone(), "{}", saved);
+            prop_assert_eq!(table_contents(&mut copy), want.clone(), "{}", saved);
         }
         let info = ipvs.info().expect("info");
         let n = services.iter().map(|s| 1 + s.dests.len()).sum::<usize>();

@@ -11,25 +11,14 @@
 //!
 //! Outside the VM (no `IPVS_VM=1`) it prints a note and passes.
 
+mod config_ipvsadm_support;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use lvskit::backend::{IpvsBackend, MemoryIpvs};
+use config_ipvsadm_support::{dir, lines, table};
+use lvskit::backend::IpvsBackend;
 use lvskit::config::ipvsadm::{self, Command};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/ipvsadm")
-}
-
-fn lines(name: &str) -> Vec<String> {
-    std::fs::read_to_string(dir().join(name))
-        .expect("data file")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 fn ipvsadm(args: &[&str]) -> String {
     let out = Process::new("ipvsadm").args(args).output().expect("run ipvsadm");
@@ -85,18 +74,12 @@ fn ipvsadm_agrees_with_lvskit() {
     ipvsadm(&["--stop-daemon", "backup"]);
 
     // 2. ipvsadm -R reads what lvskit saves.
-    let mut mem = MemoryIpvs::new();
-    mem.add_interface("lo", 65536);
-    for l in lines("table.cmds") {
-        let args: Vec<&str> = l.split_whitespace().collect();
-        let Ok(Command::Op(op)) = ipvsadm::parse_args(&args) else { panic!("{l}") };
-        mem.execute(&op).unwrap_or_else(|e| panic!("{l}: {e}"));
-    }
+    let mut mem = table("table.cmds");
     for numeric in [true, false] {
         let saved = ipvsadm::save(&mem.services().expect("services"), numeric);
         ipvsadm(&["-C"]);
         restore(&saved);
-        let mut copy = MemoryIpvs::new();
+        let mut copy = lvskit::backend::MemoryIpvs::new();
         for op in ipvsadm::parse_rules(&saved).expect("lvskit reads its own rules") {
             copy.execute(&op).expect("applies");
         }

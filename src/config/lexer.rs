@@ -317,9 +317,8 @@ fn decomment(line: &mut LineBuf) -> (bool, Option<WordCut>) {
     if let Some(s) = skip {
         let b = line.text.as_bytes();
         if s > 0 && !matches!(b[s - 1], b' ' | b'\t' | b'"' | b'{' | b'}') {
-            let is_blank = |c: &u8| matches!(c, b' ' | b'\t');
-            let start = b[..s].iter().rposition(is_blank).map_or(0, |i| i + 1);
-            let end = s + b[s..].iter().position(is_blank).unwrap_or(b.len() - s);
+            let start = b[..s].iter().rposition(|&c| is_blank(c)).map_or(0, |i| i + 1);
+            let end = s + b[s..].iter().position(|&c| is_blank(c)).unwrap_or(b.len() - s);
             let (span, _) = line.span_of(s, end);
             word_cut = Some(WordCut {
                 span,

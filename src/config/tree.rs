@@ -25,6 +25,16 @@ enum TextRef {
     Own { start: u32, len: u32 },
 }
 
+/// The text `t` refers to: a range of a source file or of `owned` (the
+/// document's texts that are not in a file).
+#[inline]
+fn resolve<'a>(sources: &'a SourceMap, owned: &'a str, t: TextRef) -> &'a str {
+    match t {
+        TextRef::Src { file, start, len } => &sources.file(FileId(file)).text()[start as usize..(start + len) as usize],
+        TextRef::Own { start, len } => &owned[start as usize..(start + len) as usize],
+    }
+}
+
 /// One word: its span, and where its text is, in 16 bytes. Almost every
 /// word's text is its span (without the quotes when quoted); the others
 /// (substitutions) point into a side table of [`TextRef`]s.
@@ -98,6 +108,12 @@ struct Node {
 /// A node without a block.
 const NO_BLOCK: u32 = u32::MAX;
 
+/// The `{` and `}` of block `b` of a block table ([`NO_BLOCK`]: none).
+#[inline]
+fn block_at(blocks: &[(Span, Option<Span>)], b: u32) -> Option<(Span, Option<Span>)> {
+    (b != NO_BLOCK).then(|| blocks[b as usize])
+}
+
 /// A parsed configuration: its sources and its directives.
 pub struct Document {
     sources: SourceMap,
@@ -139,13 +155,7 @@ impl Document {
 
     #[inline]
     fn text(&self, t: TextRef) -> &str {
-        match t {
-            TextRef::Src { file, start, len } => {
-                let s = self.sources.file(FileId(file)).text();
-                &s[start as usize..(start + len) as usize]
-            }
-            TextRef::Own { start, len } => &self.owned[start as usize..(start + len) as usize],
-        }
+        resolve(&self.sources, &self.owned, t)
     }
 }
 
@@ -279,8 +289,13 @@ impl<'d> Directive<'d> {
     /// The block, if the directive has one.
     pub fn block(&self) -> Option<Block<'d>> {
         let n = self.node();
-        let b = (n.block != NO_BLOCK).then(|| self.doc.blocks[n.block as usize]);
-        b.map(|(open, close)| Block { doc: self.doc, start: self.idx + 1, end: n.end, open: Some(open), close })
+        block_at(&self.doc.blocks, n.block).map(|(open, close)| Block {
+            doc: self.doc,
+            start: self.idx + 1,
+            end: n.end,
+            open: Some(open),
+            close,
+        })
     }
 }
 
@@ -504,12 +519,7 @@ impl Builder {
     }
 
     fn word_text<'a, L: Loader + ?Sized>(&'a self, pp: &'a Preprocessor<'_, L>, t: TextRef) -> &'a str {
-        match t {
-            TextRef::Src { file, start, len } => {
-                &pp.sources.file(FileId(file)).text()[start as usize..(start + len) as usize]
-            }
-            TextRef::Own { start, len } => &self.owned[start as usize..(start + len) as usize],
-        }
+        resolve(&pp.sources, &self.owned, t)
     }
 
     /// A directive of `n` words from `first_word`.
@@ -598,8 +608,7 @@ impl Builder {
             .iter()
             .map(|f| match f {
                 Frame::Real(i) => {
-                    let b = self.nodes[*i as usize].block;
-                    if b == NO_BLOCK { Span::default() } else { self.blocks[b as usize].0 }
+                    block_at(&self.blocks, self.nodes[*i as usize].block).map(|b| b.0).unwrap_or_default()
                 }
                 Frame::Phantom(s) => *s,
             })
@@ -712,13 +721,7 @@ mod tests {
     fn dump(d: &Document) -> String {
         let mut out = String::new();
         for n in &d.nodes {
-            out.push_str(&format!(
-                "{:?} {:?} {:?} {} [",
-                n.line,
-                (n.block != NO_BLOCK).then(|| d.blocks[n.block as usize]),
-                n.end,
-                d.text(n.raw)
-            ));
+            out.push_str(&format!("{:?} {:?} {:?} {} [", n.line, block_at(&d.blocks, n.block), n.end, d.text(n.raw)));
             for w in &d.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
                 out.push_str(&format!(
                     "{:?}={:?}{} ",

@@ -12,21 +12,13 @@ use crate::ipvs::{
     ServiceSnapshot, TunnelCsum, TunnelKind,
 };
 
-fn proto_lookup(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    }
-}
-
 /// `addrport_to_anyname`: `ADDR:PORT` (`[ADDR]:PORT` for IPv6), the port as
 /// a service name unless `numeric`. Addresses are always numeric.
 pub(crate) fn addr_port(addr: IpAddr, port: u16, proto: Protocol, numeric: bool) -> String {
     let p = if numeric {
         port.to_string()
     } else {
-        services::name_of(port, proto_lookup(proto)).map_or_else(|| port.to_string(), str::to_owned)
+        services::name_of(port, services::proto_name(proto)).map_or_else(|| port.to_string(), str::to_owned)
     };
     match addr {
         IpAddr::V4(a) => format!("{a}:{p}"),
@@ -59,7 +51,8 @@ pub(crate) fn service_switch(key: &ServiceKey, numeric: bool) -> String {
     service_switch_with(key, numeric, false)
 }
 
-fn key_proto(key: &ServiceKey) -> Protocol {
+/// The protocol whose service names a key's ports take (TCP for marks).
+pub(crate) fn key_proto(key: &ServiceKey) -> Protocol {
     match key {
         ServiceKey::Addr { protocol, .. } => *protocol,
         ServiceKey::Fwmark { .. } => Protocol::Tcp,
@@ -86,8 +79,13 @@ pub(crate) fn sched_flags(sched: &str, flags: ServiceFlags) -> String {
     v.join(",")
 }
 
-fn has_sched_flags(flags: ServiceFlags) -> bool {
-    flags.bits() & (ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3).bits() != 0
+/// The scheduler flags (`-b`).
+pub(crate) const SCHED_FLAGS: ServiceFlags =
+    ServiceFlags::SCHED1.union(ServiceFlags::SCHED2).union(ServiceFlags::SCHED3);
+
+/// Whether any scheduler flag is set.
+pub(crate) fn has_sched_flags(flags: ServiceFlags) -> bool {
+    flags.bits() & SCHED_FLAGS.bits() != 0
 }
 
 /// The options of `-A`/`-E` after the service: `-s SCHED [-p T [-M MASK]]

@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::emit::{addr_port, sched_flags};
+use super::emit::{addr_port, has_sched_flags, key_proto, sched_flags};
 use super::{ListFormat, ListOptions};
 use crate::ipvs::{
     DaemonConfig, DaemonRole, DestSnapshot, Family, ForwardMethod, IpvsInfo, PersistMask, Protocol, ServiceFlags,
@@ -161,13 +161,6 @@ fn largenum(out: &mut String, i: u64, exact: bool) {
     };
 }
 
-fn proto_label(key: &ServiceKey) -> Option<(Protocol, IpAddr, u16)> {
-    match *key {
-        ServiceKey::Addr { protocol, addr, port } => Some((protocol, addr, port)),
-        ServiceKey::Fwmark { .. } => None,
-    }
-}
-
 /// The service column: `TCP  ADDR:PORT`, `SCTP ADDR:PORT`, `FWM  MARK`,
 /// `FWM  MARK IPv6` (IPv4 names cut at 33 characters).
 fn service_name(key: &ServiceKey, numeric: bool) -> String {
@@ -249,7 +242,7 @@ fn service_entry(out: &mut String, s: &ServiceSnapshot, o: &ListOptions) {
         }
         _ => {
             let _ = write!(out, "{name} {}", c.scheduler);
-            if c.flags.bits() & (ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3).bits() != 0 {
+            if has_sched_flags(c.flags) {
                 let _ = write!(out, " ({})", sched_flags(&c.scheduler, c.flags));
             }
             if let Some(p) = &c.persistence {
@@ -273,7 +266,7 @@ fn service_entry(out: &mut String, s: &ServiceSnapshot, o: &ListOptions) {
         }
     }
     out.push('\n');
-    let proto = proto_label(&c.key).map_or(Protocol::Tcp, |p| p.0);
+    let proto = key_proto(&c.key);
     let dests = if o.nosort { s.dests.clone() } else { sort_dests(&s.dests) };
     for d in &dests {
         let mut dname = addr_port(d.config.addr, d.config.port, proto, o.numeric);

@@ -5,7 +5,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::services;
+use super::emit::SCHED_FLAGS;
+use super::services::{self, proto_name};
 use super::{Command, ListFormat, ListOptions};
 use crate::backend::IpvsOp;
 use crate::ipvs::{
@@ -625,14 +626,6 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(addr))
 }
 
-fn proto_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Sctp => "sctp",
-    }
-}
-
 /// `parse_service`: `ADDR`, `ADDR:PORT`, `[V6ADDR]:PORT` or a bare IPv6
 /// address; the port as a number or a service name. Returns the address
 /// and the port if one was given.
@@ -1007,23 +1000,20 @@ pub(crate) fn parse_located(args: &[&str]) -> Result<Command, Located> {
     // parse_sched_flags, against the scheduler given (or the default).
     if let Some((text, arg)) = &sched_flags {
         let sched = scheduler.as_deref().filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEDULER);
-        flags = ServiceFlags::from_bits(
-            flags.bits() & !(ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3).bits(),
-        );
+        flags = ServiceFlags::from_bits(flags.bits() & !SCHED_FLAGS.bits());
         for name in text.split(',').filter(|n| !n.is_empty()) {
             let bit = match name {
-                "flag-1" => ServiceFlags::SCHED1,
-                "flag-2" => ServiceFlags::SCHED2,
-                "flag-3" => ServiceFlags::SCHED3,
                 "sh-fallback" | "sh-port" if sched != "sh" => {
                     return Err(at(*arg, ArgsError::IncompatibleFlag(name.to_owned())));
                 }
                 "mh-fallback" | "mh-port" if sched != "mh" => {
                     return Err(at(*arg, ArgsError::IncompatibleFlag(name.to_owned())));
                 }
-                "sh-fallback" | "mh-fallback" => ServiceFlags::SCHED1,
-                "sh-port" | "mh-port" => ServiceFlags::SCHED2,
-                _ => return Err(at(*arg, ArgsError::SchedFlag(name.to_owned()))),
+                // `ops` is a flag of its own (`-o`), not a `-b` name.
+                _ => match ServiceFlags::from_name(name) {
+                    Some(bit) if bit != ServiceFlags::ONEPACKET => bit,
+                    _ => return Err(at(*arg, ArgsError::SchedFlag(name.to_owned()))),
+                },
             };
             flags |= bit;
         }

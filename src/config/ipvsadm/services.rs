@@ -4,6 +4,8 @@
 //! lvskit carries the table instead of reading the file (no I/O, the same
 //! answer on every machine).
 
+use crate::ipvs::Protocol;
+
 /// `(name, port, protocol, aliases)` in the file's order; the first entry
 /// for a port and protocol is the one `getservbyport` returns.
 pub static SERVICES: &[(&str, u16, &str, &[&str])] = &[
@@ -326,6 +328,15 @@ pub static SERVICES: &[(&str, u16, &str, &[&str])] = &[
     ("tfido", 60177, "tcp", &[]),
     ("fido", 60179, "tcp", &[]),
 ];
+
+/// The protocol's name in the file (`tcp`, `udp`, `sctp`).
+pub(crate) fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
+}
 
 /// The service name for `port` over `proto` (`tcp`, `udp` or `sctp`).
 pub fn name_of(port: u16, proto: &str) -> Option<&'static str> {

@@ -1000,14 +1000,7 @@ fn checker<'d>(
     };
     let has_conn = !matches!(ctx, Context::MiscCheck | Context::FileCheck | Context::BfdCheck);
     *ch = CheckerDraft {
-        kind: CheckerKind::Tcp,
         conn: has_conn.then_some(ConnDraft { dest: rs_dest, bind: None, bind_if: None, timeout: None, fwmark: None }),
-        retry: None,
-        delay_before_retry: None,
-        warmup: None,
-        delay_loop: None,
-        alpha: None,
-        log_all_failures: false,
         default_retry: match ctx {
             Context::DnsCheck => 3,
             Context::MiscCheck => 0,
@@ -1018,7 +1011,7 @@ fn checker<'d>(
             Context::DnsCheck => None,
             _ => Some(Duration::from_secs(1)),
         },
-        span: d.span(),
+        ..CheckerDraft::placeholder(d.span())
     };
     let mut http = HttpCheck {
         urls: Vec::new(),
