@@ -40,7 +40,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use lvskit::ipvs::conn::{ConnTable, ConnTableConfig, Packet, Segment, TcpFlags};
 use lvskit::ipvs::{DestConfig, Flow, Protocol, Service, ServiceConfig, ServiceKey};
 use parking_lot::Mutex;
@@ -275,15 +276,46 @@ fn on_threads(threads: u64, iters: u64, work: impl Fn(u64, u64) + Sync) -> Durat
     start.elapsed()
 }
 
+/// Benches `f(k)` for `k` stepping by `step` round the key table.
+fn cycling<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, step: usize, mut f: impl FnMut(usize) -> R) {
+    let mut k = 0usize;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            k = (k + step) & (KEYS - 1);
+            black_box(f(k))
+        })
+    });
+}
+
+/// Benches `work(first key, count)` as `<name>_1_thread` and
+/// `<name>_2_thread`: see [`on_threads`] and [`first`].
+fn threaded(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, work: impl Fn(usize, u64) + Sync) {
+    for threads in [1u64, 2] {
+        g.bench_function(format!("{name}_{threads}_thread"), |b| {
+            b.iter_custom(|iters| on_threads(threads, iters, |t, count| work(first(t), count)))
+        });
+    }
+}
+
+/// Benches `f(k)` for one key after another from each thread's first: see
+/// [`threaded`].
+fn threaded_keys<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl Fn(usize) -> R + Sync) {
+    threaded(g, name, |o, count| {
+        for j in 0..count as usize {
+            black_box(f((o + j) & (KEYS - 1)));
+        }
+    });
+}
+
 fn bench(c: &mut Criterion) {
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
         let t0 = Instant::now();
-        let hit_idx: Vec<Vec<u64>> = (0..1).map(|t| indexes(0x1234 + t, 0, n)).collect();
+        let hit_idx = indexes(0x1234, 0, n);
         let miss_idx = indexes(0x9876, n, n);
-        let hit_flows: Vec<Vec<Flow>> = hit_idx.iter().map(|v| flows(v)).collect();
+        let hits = flows(&hit_idx);
         let miss_flows = flows(&miss_idx);
-        let hit_acks: Vec<Vec<Packet>> = hit_idx.iter().map(|v| packets(v, TcpFlags::ACK)).collect();
+        let acks = packets(&hit_idx, TcpFlags::ACK);
 
         if only("insert") {
             let mut g = c.benchmark_group(format!("conn/{label}"));
@@ -334,66 +366,28 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("conn/{label}"));
         if only("lookup") {
             g.throughput(Throughput::Elements(1));
-            let hits = &hit_flows[0];
-            let mut k = 0usize;
-            g.bench_function("lookup_hit", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(table.lookup(&hits[k], t0).map(|e| e.dest))
-                })
-            });
-            let mut k = 0usize;
-            g.bench_function("lookup_dest_hit", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(table.lookup_dest(&hits[k]))
-                })
-            });
-            let mut k = 0usize;
-            g.bench_function("lookup_miss", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(table.lookup(&miss_flows[k], t0).is_none())
-                })
-            });
+            cycling(&mut g, "lookup_hit", 1, |k| table.lookup(&hits[k], t0).map(|e| e.dest));
+            cycling(&mut g, "lookup_dest_hit", 1, |k| table.lookup_dest(&hits[k]));
+            cycling(&mut g, "lookup_miss", 1, |k| table.lookup(&miss_flows[k], t0).is_none());
             g.throughput(Throughput::Elements(BATCH as u64));
             let mut out = Vec::with_capacity(BATCH);
-            let mut k = 0usize;
-            g.bench_function("lookup_hit_batch256", |b| {
-                b.iter(|| {
-                    k = (k + BATCH) & (KEYS - 1);
-                    table.lookup_batch(&hits[k..k + BATCH], t0, &mut out);
-                    black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)))
-                })
+            cycling(&mut g, "lookup_hit_batch256", BATCH, |k| {
+                table.lookup_batch(&hits[k..k + BATCH], t0, &mut out);
+                out.last().map(|e| e.as_ref().map(|e| e.dest))
             });
-            let mut k = 0usize;
-            g.bench_function("lookup_miss_batch256", |b| {
-                b.iter(|| {
-                    k = (k + BATCH) & (KEYS - 1);
-                    table.lookup_batch(&miss_flows[k..k + BATCH], t0, &mut out);
-                    black_box(out.last().map(Option::is_none))
-                })
+            cycling(&mut g, "lookup_miss_batch256", BATCH, |k| {
+                table.lookup_batch(&miss_flows[k..k + BATCH], t0, &mut out);
+                out.last().map(Option::is_none)
             });
         }
         if only("process") {
             g.throughput(Throughput::Elements(1));
-            let acks = &hit_acks[0];
-            let mut k = 0usize;
-            g.bench_function("process_hit", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(table.process(&mut svc, &acks[k], t0).unwrap())
-                })
-            });
+            cycling(&mut g, "process_hit", 1, |k| table.process(&mut svc, &acks[k], t0).unwrap());
             g.throughput(Throughput::Elements(BATCH as u64));
             let mut out = Vec::with_capacity(BATCH);
-            let mut k = 0usize;
-            g.bench_function("process_hit_batch256", |b| {
-                b.iter(|| {
-                    k = (k + BATCH) & (KEYS - 1);
-                    table.process_batch(&mut svc, &acks[k..k + BATCH], t0, &mut out);
-                    black_box(out.len())
-                })
+            cycling(&mut g, "process_hit_batch256", BATCH, |k| {
+                table.process_batch(&mut svc, &acks[k..k + BATCH], t0, &mut out);
+                out.len()
             });
             // Every packet changes a state: all connections go FIN
             // (ESTABLISHED -> CLOSE_WAIT, one active count less), then SYN
@@ -412,62 +406,22 @@ fn bench(c: &mut Criterion) {
         }
         if only("threads") {
             g.throughput(Throughput::Elements(1));
-            for threads in [1u64, 2] {
-                g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (hits, o) = (&hit_flows[0], first(t));
-                            for j in 0..count as usize {
-                                black_box(table.lookup(&hits[(o + j) & (KEYS - 1)], t0).map(|e| e.dest));
-                            }
-                        })
-                    })
-                });
-            }
-            for threads in [1u64, 2] {
-                g.bench_function(format!("lookup_dest_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (hits, o) = (&hit_flows[0], first(t));
-                            for j in 0..count as usize {
-                                black_box(table.lookup_dest(&hits[(o + j) & (KEYS - 1)]));
-                            }
-                        })
-                    })
-                });
-            }
-            for threads in [1u64, 2] {
-                g.bench_function(format!("lookup_hit_batch256_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (hits, o) = (&hit_flows[0], first(t));
-                            let mut out = Vec::with_capacity(BATCH);
-                            let mut j = o;
-                            let mut done = 0u64;
-                            while done < count {
-                                j = (j + BATCH) & (KEYS - 1);
-                                let m = (count - done).min(BATCH as u64) as usize;
-                                table.lookup_batch(&hits[j..j + m], t0, &mut out);
-                                black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
-                                done += m as u64;
-                            }
-                        })
-                    })
-                });
-            }
+            threaded_keys(&mut g, "lookup_hit", |k| table.lookup(&hits[k], t0).map(|e| e.dest));
+            threaded_keys(&mut g, "lookup_dest_hit", |k| table.lookup_dest(&hits[k]));
+            threaded(&mut g, "lookup_hit_batch256", |o, count| {
+                let mut out = Vec::with_capacity(BATCH);
+                let mut j = o;
+                let mut done = 0u64;
+                while done < count {
+                    j = (j + BATCH) & (KEYS - 1);
+                    let m = (count - done).min(BATCH as u64) as usize;
+                    table.lookup_batch(&hits[j..j + m], t0, &mut out);
+                    black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
+                    done += m as u64;
+                }
+            });
             let shared = Mutex::new(service());
-            for threads in [1u64, 2] {
-                g.bench_function(format!("process_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (acks, o) = (&hit_acks[0], first(t));
-                            for j in 0..count as usize {
-                                black_box(table.process(&shared, &acks[(o + j) & (KEYS - 1)], t0).unwrap());
-                            }
-                        })
-                    })
-                });
-            }
+            threaded_keys(&mut g, "process_hit", |k| table.process(&shared, &acks[k], t0).unwrap());
         }
         g.finish();
         drop(table);
@@ -494,28 +448,9 @@ fn bench(c: &mut Criterion) {
             let base = Baseline::filled(n);
             let mut g = c.benchmark_group(format!("baseline_mutex_hashmap/{label}"));
             g.throughput(Throughput::Elements(1));
-            let hits = &hit_flows[0];
-            let mut k = 0usize;
-            g.bench_function("lookup_hit", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(base.lookup(&hits[k]))
-                })
-            });
-            let mut k = 0usize;
-            g.bench_function("lookup_miss", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(base.lookup(&miss_flows[k]).is_none())
-                })
-            });
-            let mut k = 0usize;
-            g.bench_function("process_hit", |b| {
-                b.iter(|| {
-                    k = (k + 1) & (KEYS - 1);
-                    black_box(base.process(&hits[k], 1))
-                })
-            });
+            cycling(&mut g, "lookup_hit", 1, |k| base.lookup(&hits[k]));
+            cycling(&mut g, "lookup_miss", 1, |k| base.lookup(&miss_flows[k]).is_none());
+            cycling(&mut g, "process_hit", 1, |k| base.process(&hits[k], 1));
             let mut k = 0u64;
             g.bench_function("state_transition", |b| {
                 b.iter(|| {
@@ -527,30 +462,8 @@ fn bench(c: &mut Criterion) {
                     black_box(base.transition(&flow(i), state, active, timeout, 1))
                 })
             });
-            for threads in [1u64, 2] {
-                g.bench_function(format!("lookup_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (hits, o) = (&hit_flows[0], first(t));
-                            for j in 0..count as usize {
-                                black_box(base.lookup(&hits[(o + j) & (KEYS - 1)]));
-                            }
-                        })
-                    })
-                });
-            }
-            for threads in [1u64, 2] {
-                g.bench_function(format!("process_hit_{threads}_thread"), |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, count| {
-                            let (hits, o) = (&hit_flows[0], first(t));
-                            for j in 0..count as usize {
-                                black_box(base.process(&hits[(o + j) & (KEYS - 1)], 1));
-                            }
-                        })
-                    })
-                });
-            }
+            threaded_keys(&mut g, "lookup_hit", |k| base.lookup(&hits[k]));
+            threaded_keys(&mut g, "process_hit", |k| base.process(&hits[k], 1));
             g.finish();
             drop(base);
             if only("expire") {

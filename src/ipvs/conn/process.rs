@@ -36,7 +36,7 @@ use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
 use super::store::{Addr, Entry, NO_TEMPLATE, flag};
-use super::table::{ConnTable, Family, forward_method, template_item};
+use super::table::{ConnTable, Family, conn_tag, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
 use super::time::{HZ, widen};
@@ -296,7 +296,7 @@ impl ConnTable {
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
         let h = A::hash(&self.hash, proto, caddr, cport);
-        let tag = (h as u32) | 0x8000_0000;
+        let tag = conn_tag(h);
         let si = self.shard_of(h);
         let sh = &A::shards(self)[si];
         // A lost race (another thread created the same connection while this
@@ -452,7 +452,7 @@ impl ConnTable {
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
         let h = A::hash(&self.hash, proto, caddr, cport);
-        let tag = (h as u32) | 0x8000_0000;
+        let tag = conn_tag(h);
         let mut w = A::shards(self)[self.shard_of(h)].write();
         let found = {
             let dests = &w.g.dests;

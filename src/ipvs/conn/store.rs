@@ -749,6 +749,7 @@ impl<A: Addr> Writer<'_, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipvs::conn::table::conn_tag;
 
     fn entry(tag: u32, caddr: u32, cport: u16) -> Entry<u32> {
         Entry { tag: tag | 0x8000_0000, caddr, cport, vaddr: 1, vport: 80, proto: 6, ..Default::default() }
@@ -786,7 +787,7 @@ mod tests {
         let mut w = sh.write();
         let mut keys = Vec::new();
         for c in 0..2000u32 {
-            let tag = (u32::hash(&h, 6, c, 1000) as u32) | 0x8000_0000;
+            let tag = conn_tag(u32::hash(&h, 6, c, 1000));
             keys.push((tag, c));
             assert!(w.find(tag, 6, c, 1000, 1, 80).is_none());
             let at = w.insert(entry(tag, c, 1000)).unwrap();
@@ -839,7 +840,7 @@ mod tests {
         use std::sync::Arc;
         let sh: Arc<Shard<u32>> = Arc::new(Shard::new(0, 0));
         let h = KeyedHash::new(3);
-        let tag = move |c: u32| (u32::hash(&h, 6, c, 7) as u32) | 0x8000_0000;
+        let tag = move |c: u32| conn_tag(u32::hash(&h, 6, c, 7));
         // Keys 0..100 stay; 1000.. churn (inserted and removed, forcing growth).
         {
             let mut w = sh.write();

@@ -28,6 +28,13 @@ pub(crate) const EXPIRE_LATER: u32 = 60 * HZ;
 /// have it clear.
 const CONN_ITEM: u32 = 0x8000_0000;
 
+/// The slot tag (and timer handle) of the connections whose client endpoint
+/// hashes to `hash`: its low bits with [`CONN_ITEM`] set, never 0 (free).
+#[inline]
+pub(crate) fn conn_tag(hash: u64) -> u32 {
+    (hash as u32) | CONN_ITEM
+}
+
 /// An iterator over a table's entries, one shard at a time: see
 /// [`ConnTable::iter`].
 #[derive(Debug)]
@@ -288,7 +295,7 @@ impl ConnTable {
         let vaddr = A::from_ip(flow.dst)?;
         let proto = flow.protocol.number();
         let h = A::hash(&self.hash, proto, caddr, flow.src_port);
-        let tag = (h as u32) | CONN_ITEM;
+        let tag = conn_tag(h);
         let sh = &A::shards(self)[self.shard_of(h)];
         let (daddr, dport, flags) = sh.lookup_dest(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
         if flags & flag::WIDE_DADDR == 0 {
@@ -338,11 +345,11 @@ impl ConnTable {
         match caddr {
             IpAddr::V4(a) => {
                 let h = self.hash.v4(proto, u32::from(a), cport);
-                self.v4[self.shard_of(h)].prefetch((h as u32) | CONN_ITEM);
+                self.v4[self.shard_of(h)].prefetch(conn_tag(h));
             }
             IpAddr::V6(a) => {
                 let h = self.hash.v6(proto, u128::from(a), cport);
-                self.v6[self.shard_of(h)].prefetch((h as u32) | CONN_ITEM);
+                self.v6[self.shard_of(h)].prefetch(conn_tag(h));
             }
         }
     }
@@ -362,7 +369,7 @@ impl ConnTable {
         let vaddr = A::from_ip(flow.dst)?;
         let proto = flow.protocol.number();
         let h = A::hash(&self.hash, proto, caddr, flow.src_port);
-        let tag = (h as u32) | CONN_ITEM;
+        let tag = conn_tag(h);
         let sh = &A::shards(self)[self.shard_of(h)];
         let e = sh.lookup(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
         if e.flags & flag::WIDE_DADDR == 0 && e.flags & flag::FWD_MASK != FWD_TUNNEL {

@@ -174,25 +174,25 @@ impl TcpFlags {
     /// RST is set.
     #[inline]
     pub const fn rst(self) -> bool {
-        self.0 & 0x04 != 0
+        self.contains(Self::RST)
     }
 
     /// SYN is set.
     #[inline]
     pub const fn syn(self) -> bool {
-        self.0 & 0x02 != 0
+        self.contains(Self::SYN)
     }
 
     /// FIN is set.
     #[inline]
     pub const fn fin(self) -> bool {
-        self.0 & 0x01 != 0
+        self.contains(Self::FIN)
     }
 
     /// ACK is set.
     #[inline]
     pub const fn ack(self) -> bool {
-        self.0 & 0x10 != 0
+        self.contains(Self::ACK)
     }
 
     /// The row of the state table these flags select (`tcp_state_idx`): RST

@@ -150,29 +150,6 @@ impl<K: Rank> LoadIndex<K> {
         }
     }
 
-    /// Reads every server again and rebuilds the tree: O(n).
-    pub(crate) fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        let n = dests.len();
-        self.cap = n.next_power_of_two().max(1);
-        self.keys.clear();
-        self.nodes.clear();
-        self.nodes.resize(2 * self.cap, NONE);
-        let key = self.key;
-        for (j, d) in dests.iter().rev().enumerate() {
-            match key(d) {
-                Some(k) => {
-                    self.keys.push(k);
-                    self.nodes[self.cap + j] = j as u32;
-                }
-                // Parked, never compared: the leaf's node is NONE.
-                None => self.keys.push(K::default()),
-            }
-        }
-        for i in (1..self.cap).rev() {
-            self.nodes[i] = self.winner(self.nodes[2 * i], self.nodes[2 * i + 1]);
-        }
-    }
-
     /// Re-evaluates the path from leaf `j` to the root.
     #[inline]
     fn sift(&mut self, j: usize) {
@@ -181,32 +158,6 @@ impl<K: Rank> LoadIndex<K> {
             self.nodes[i] = self.winner(self.nodes[2 * i], self.nodes[2 * i + 1]);
             i >>= 1;
         }
-    }
-
-    /// `dests[index]` was linked: O(log n) for a link at the head.
-    pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.keys.len();
-        if index != 0 || dests.len() != n + 1 || n == self.cap {
-            self.rebuild(dests);
-            return;
-        }
-        self.keys.push(K::default());
-        self.set(n, &dests[0]);
-    }
-
-    /// A server at `index` was unlinked: O(n).
-    pub(crate) fn remove(&mut self, dests: &[Arc<Dest>]) {
-        self.rebuild(dests);
-    }
-
-    /// Reads `dests[index]` again: O(log n).
-    pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.keys.len();
-        if dests.len() != n || index >= n {
-            self.rebuild(dests);
-            return;
-        }
-        self.set(n - 1 - index, &dests[index]);
     }
 
     #[inline]
@@ -234,17 +185,53 @@ impl<K: Rank> LoadIndex<K> {
 }
 
 impl<K: Rank> LoadStructure for LoadIndex<K> {
+    /// Reads every server again and rebuilds the tree: O(n).
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        LoadIndex::rebuild(self, dests)
+        let n = dests.len();
+        self.cap = n.next_power_of_two().max(1);
+        self.keys.clear();
+        self.nodes.clear();
+        self.nodes.resize(2 * self.cap, NONE);
+        let key = self.key;
+        for (j, d) in dests.iter().rev().enumerate() {
+            match key(d) {
+                Some(k) => {
+                    self.keys.push(k);
+                    self.nodes[self.cap + j] = j as u32;
+                }
+                // Parked, never compared: the leaf's node is NONE.
+                None => self.keys.push(K::default()),
+            }
+        }
+        for i in (1..self.cap).rev() {
+            self.nodes[i] = self.winner(self.nodes[2 * i], self.nodes[2 * i + 1]);
+        }
     }
+
+    /// `dests[index]` was linked: O(log n) for a link at the head.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        LoadIndex::add(self, dests, index)
+        let n = self.keys.len();
+        if index != 0 || dests.len() != n + 1 || n == self.cap {
+            self.rebuild(dests);
+            return;
+        }
+        self.keys.push(K::default());
+        self.set(n, &dests[0]);
     }
+
+    /// A server at `index` was unlinked: O(n).
     fn remove(&mut self, dests: &[Arc<Dest>]) {
-        LoadIndex::remove(self, dests)
+        self.rebuild(dests);
     }
+
+    /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        LoadIndex::refresh(self, dests, index)
+        let n = self.keys.len();
+        if dests.len() != n || index >= n {
+            self.rebuild(dests);
+            return;
+        }
+        self.set(n - 1 - index, &dests[index]);
     }
 }
 
@@ -323,23 +310,6 @@ impl WeightSums {
         if d.is_overloaded() { 0 } else { d.weight() }
     }
 
-    /// Rebuilds from the list: O(n).
-    pub(crate) fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        self.weights.clear();
-        self.weights.extend(dests.iter().rev().map(|d| Self::weight_of(d)));
-        self.tree.clear();
-        self.tree.resize(self.weights.len() + 1, 0);
-        for (j, &w) in self.weights.iter().enumerate() {
-            self.tree[j + 1] += w as u64;
-            let parent = (j + 1) + ((j + 1) & (j + 1).wrapping_neg());
-            if parent < self.tree.len() {
-                let v = self.tree[j + 1];
-                self.tree[parent] += v;
-            }
-        }
-        self.total = self.weights.iter().map(|&w| w as u64).sum();
-    }
-
     /// Sum of leaves `0..count`.
     fn prefix(&self, mut count: usize) -> u64 {
         let mut s = 0;
@@ -348,49 +318,6 @@ impl WeightSums {
             count &= count - 1;
         }
         s
-    }
-
-    /// `dests[index]` was linked.
-    pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.weights.len();
-        if index != 0 || dests.len() != n + 1 {
-            self.rebuild(dests);
-            return;
-        }
-        let w = Self::weight_of(&dests[0]);
-        let i = n + 1; // 1-based position of the new leaf
-        let low = i & i.wrapping_neg();
-        let node = w as u64 + self.prefix(i - 1) - self.prefix(i - low);
-        self.tree.push(node);
-        self.weights.push(w);
-        self.total += w as u64;
-    }
-
-    /// A server was unlinked.
-    pub(crate) fn remove(&mut self, dests: &[Arc<Dest>]) {
-        self.rebuild(dests);
-    }
-
-    /// Reads `dests[index]` again: O(log n).
-    pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.weights.len();
-        if dests.len() != n || index >= n {
-            self.rebuild(dests);
-            return;
-        }
-        let j = n - 1 - index;
-        let w = Self::weight_of(&dests[index]);
-        let old = self.weights[j];
-        if w == old {
-            return;
-        }
-        self.weights[j] = w;
-        self.total = self.total - old as u64 + w as u64;
-        let mut i = j + 1;
-        while i <= n {
-            self.tree[i] = self.tree[i] - old as u64 + w as u64;
-            i += i & i.wrapping_neg();
-        }
     }
 
     /// The total usable weight.
@@ -499,17 +426,64 @@ macro_rules! load_scheduler {
 pub(crate) use load_scheduler;
 
 impl LoadStructure for WeightSums {
+    /// Rebuilds from the list: O(n).
     fn rebuild(&mut self, dests: &[Arc<Dest>]) {
-        WeightSums::rebuild(self, dests)
+        self.weights.clear();
+        self.weights.extend(dests.iter().rev().map(|d| Self::weight_of(d)));
+        self.tree.clear();
+        self.tree.resize(self.weights.len() + 1, 0);
+        for (j, &w) in self.weights.iter().enumerate() {
+            self.tree[j + 1] += w as u64;
+            let parent = (j + 1) + ((j + 1) & (j + 1).wrapping_neg());
+            if parent < self.tree.len() {
+                let v = self.tree[j + 1];
+                self.tree[parent] += v;
+            }
+        }
+        self.total = self.weights.iter().map(|&w| w as u64).sum();
     }
+
+    /// `dests[index]` was linked.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        WeightSums::add(self, dests, index)
+        let n = self.weights.len();
+        if index != 0 || dests.len() != n + 1 {
+            self.rebuild(dests);
+            return;
+        }
+        let w = Self::weight_of(&dests[0]);
+        let i = n + 1; // 1-based position of the new leaf
+        let low = i & i.wrapping_neg();
+        let node = w as u64 + self.prefix(i - 1) - self.prefix(i - low);
+        self.tree.push(node);
+        self.weights.push(w);
+        self.total += w as u64;
     }
+
+    /// A server was unlinked.
     fn remove(&mut self, dests: &[Arc<Dest>]) {
-        WeightSums::remove(self, dests)
+        self.rebuild(dests);
     }
+
+    /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        WeightSums::refresh(self, dests, index)
+        let n = self.weights.len();
+        if dests.len() != n || index >= n {
+            self.rebuild(dests);
+            return;
+        }
+        let j = n - 1 - index;
+        let w = Self::weight_of(&dests[index]);
+        let old = self.weights[j];
+        if w == old {
+            return;
+        }
+        self.weights[j] = w;
+        self.total = self.total - old as u64 + w as u64;
+        let mut i = j + 1;
+        while i <= n {
+            self.tree[i] = self.tree[i] - old as u64 + w as u64;
+            i += i & i.wrapping_neg();
+        }
     }
 }
 
