@@ -50,6 +50,8 @@ pub mod checker;
 pub mod dns;
 pub mod file;
 pub mod from_config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod icmp;
 pub mod outcome;
