@@ -1,6 +1,6 @@
 //! The checker's desired pools applied to an IPVS table: `HealthChecker`
-//! output, through `desired_state` (the `From` bridge to the backend's
-//! `DesiredService`), reconciled onto the in-memory kernel model
+//! output, through `desired_state` (the checker's `DesiredService` is the
+//! reconciler's), reconciled onto the in-memory kernel model
 //! (`MemoryIpvs`); the table follows servers going down and up, the
 //! `inhibit_on_failure` weight 0, and the sorry server coming in and out.
 

@@ -300,15 +300,11 @@ pub struct Adjustment {
     pub message: String,
 }
 
-/// The pool a virtual server should have now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredService {
-    /// The service.
-    pub config: ServiceConfig,
-    /// Its real servers with the weight they should have, in configuration
-    /// order (the sorry server last).
-    pub dests: Vec<DestConfig>,
-}
+/// The pool a virtual server should have now is the reconciler's own
+/// type (`backend::reconcile::DesiredService`): the checker's output goes
+/// to [`reconcile`](crate::backend::reconcile::reconcile) as it is. Its `dests` are the real servers with the weight they should
+/// have, in configuration order (the sorry server last).
+pub use crate::backend::reconcile::DesiredService;
 
 impl DesiredService {
     /// As a snapshot with zero counters, for reconcilers that compare
@@ -334,18 +330,10 @@ impl DesiredService {
     }
 }
 
-impl From<DesiredService> for crate::backend::reconcile::DesiredService {
-    /// The same pool for [`reconcile`](crate::backend::reconcile::reconcile):
-    /// settings and servers unchanged, in the same order.
-    fn from(d: DesiredService) -> Self {
-        crate::backend::reconcile::DesiredService::new(d.config, d.dests)
-    }
-}
-
-impl From<&DesiredService> for crate::backend::reconcile::DesiredService {
+impl From<&DesiredService> for DesiredService {
     /// The same pool, cloned.
     fn from(d: &DesiredService) -> Self {
-        crate::backend::reconcile::DesiredService::new(d.config.clone(), d.dests.clone())
+        d.clone()
     }
 }
 
@@ -419,9 +407,8 @@ struct CheckerState {
     cur_weight: i64,
     epoch: u32,
     seq: u32,
-    in_flight: bool,
     /// While a probe is out: when its result is overdue.
-    guard_at: Instant,
+    overdue_at: Option<Instant>,
     /// The next timer is a retry (SMTP: no fresh retries).
     retry_pending: bool,
     url_it: usize,
@@ -682,8 +669,7 @@ impl HealthChecker {
             cur_weight: 0,
             epoch: 0,
             seq: 0,
-            in_flight: false,
-            guard_at: now,
+            overdue_at: None,
             retry_pending: false,
             url_it: 0,
             failed_url: None,
@@ -797,7 +783,7 @@ impl HealthChecker {
             }
             self.timers.pop();
             let c = c as usize;
-            if self.checkers[c].epoch != epoch || self.checkers[c].in_flight {
+            if self.checkers[c].epoch != epoch || self.checkers[c].overdue_at.is_some() {
                 continue;
             }
             self.launch(c, at, now);
@@ -810,22 +796,18 @@ impl HealthChecker {
     /// verdict on the server, queues them for cancellation, and sets the
     /// next sweep. One pass over the checkers, about once per probe budget.
     fn sweep(&mut self, now: Instant) {
-        self.sweep_at = None;
-        let mut overdue = Vec::new();
+        let first = self.cancelled.len();
         let mut next: Option<Instant> = None;
         for (c, st) in self.checkers.iter().enumerate() {
-            if !st.in_flight {
-                continue;
-            }
-            if st.guard_at <= now {
-                overdue.push(ProbeId(((c as u64) << 32) | u64::from(st.seq)));
-            } else {
-                next = Some(next.map_or(st.guard_at, |n| n.min(st.guard_at)));
+            match st.overdue_at {
+                Some(guard) if guard <= now => self.cancelled.push_back(ProbeId::new(CheckerId(c as u32), st.seq)),
+                Some(guard) => next = Some(next.map_or(guard, |n| n.min(guard))),
+                None => {}
             }
         }
         self.sweep_at = next;
-        for id in overdue {
-            self.cancelled.push_back(id);
+        for i in first..self.cancelled.len() {
+            let id = self.cancelled[i];
             let _ = self.handle_result(
                 id,
                 ProbeResult::NotRun(Failure::Aborted { reason: "no result from the runner" }),
@@ -850,19 +832,12 @@ impl HealthChecker {
             st.retry_it = 0;
         }
         if !st.enabled {
-            let d = match st.style {
-                Style::File => match &st.template {
-                    Template::File(f) => f.poll_interval,
-                    _ => st.cfg.delay_loop,
-                },
-                _ => st.cfg.delay_loop,
-            };
+            let d = self.interval(c);
             self.schedule(c, at + d, false);
             return;
         }
         st.seq = st.seq.wrapping_add(1);
-        st.in_flight = true;
-        let id = ProbeId(((c as u64) << 32) | u64::from(st.seq));
+        let id = ProbeId::new(CheckerId(c as u32), st.seq);
         let to = st.cfg.connect_timeout;
         let (spec, budget, grace) = match &st.template {
             Template::Tcp => (ProbeSpec::Tcp, to, RESULT_GRACE),
@@ -887,8 +862,8 @@ impl HealthChecker {
         // The result is overdue after the latest end a runner may give it
         // (started at the deadline after queueing, with its whole budget)
         // plus a grace period.
-        st.guard_at = deadline + budget + grace;
-        let guard = st.guard_at;
+        let guard = deadline + budget + grace;
+        st.overdue_at = Some(guard);
         let probe = Probe { id, target: st.cfg.target.clone(), spec, step_timeout: to, deadline };
         self.probes.push_back(probe);
         self.out += 1;
@@ -906,10 +881,10 @@ impl HealthChecker {
             return Err(CheckError::ShutDown { id: id.to_string() });
         }
         match self.checkers.get(c) {
-            Some(st) if st.in_flight && st.seq == id.seq() => {}
+            Some(st) if st.overdue_at.is_some() && st.seq == id.seq() => {}
             _ => return Err(CheckError::UnknownProbe { id: id.to_string() }),
         }
-        self.checkers[c].in_flight = false;
+        self.checkers[c].overdue_at = None;
         self.out -= 1;
         if self.out == 0 {
             self.sweep_at = None;
@@ -917,30 +892,8 @@ impl HealthChecker {
         // Schedule from where the probe would have ended had it started on
         // time (see `launch`).
         let now = now.checked_sub(self.checkers[c].late).unwrap_or(now);
-        let style = self.checkers[c].style;
-        // A result of the wrong kind says nothing about the server: it is
-        // taken as a probe that did not run, with the mismatch as reason.
-        let result = match (style, &result) {
-            (_, ProbeResult::NotRun(_))
-            | (Style::Misc, ProbeResult::Script(_) | ProbeResult::Failure(_) | ProbeResult::Success)
-            | (Style::File, ProbeResult::FileValue(_))
-            | (
-                Style::Tcp | Style::UdpLike | Style::Smtp | Style::Http,
-                ProbeResult::Success | ProbeResult::Failure(_),
-            ) => result,
-            (_, other) => ProbeResult::NotRun(Failure::UnexpectedResult {
-                checker: self.checkers[c].cfg.kind.name(),
-                got: result_name(other),
-            }),
-        };
-        match (style, result) {
-            (_, ProbeResult::NotRun(reason)) => {
-                let st = &mut self.checkers[c];
-                st.last_failure = Some(reason.clone());
-                let d = if style == Style::File { self.file_interval(c) } else { self.checkers[c].cfg.delay_loop };
-                self.events.push_back(HealthEvent::ProbeNotRun { checker: CheckerId(c as u32), reason });
-                self.schedule(c, now + d, false);
-            }
+        match (self.checkers[c].style, result) {
+            (_, ProbeResult::NotRun(reason)) => self.not_run(c, reason, now),
             (Style::Misc, ProbeResult::Script(exit)) => self.misc_result(c, exit, now),
             (Style::Misc, ProbeResult::Failure(f)) => self.misc_failure(c, f, now),
             (Style::Misc, ProbeResult::Success) => self.misc_result(c, ScriptExit::Exited(0), now),
@@ -949,20 +902,31 @@ impl HealthChecker {
             (Style::Http, ProbeResult::Failure(f)) => self.http_epilog(c, Some(f), now),
             (Style::Tcp | Style::UdpLike | Style::Smtp, ProbeResult::Success) => self.epilog(c, None, now),
             (Style::Tcp | Style::UdpLike | Style::Smtp, ProbeResult::Failure(f)) => self.epilog(c, Some(f), now),
-            // Every other pair was turned into `NotRun` above.
+            // A result of the wrong kind says nothing about the server: it
+            // is taken as a probe that did not run, with the mismatch as
+            // reason.
             (_, other) => {
                 let reason =
                     Failure::UnexpectedResult { checker: self.checkers[c].cfg.kind.name(), got: result_name(&other) };
-                self.events.push_back(HealthEvent::ProbeNotRun { checker: CheckerId(c as u32), reason });
-                let d = if style == Style::File { self.file_interval(c) } else { self.checkers[c].cfg.delay_loop };
-                self.schedule(c, now + d, false);
+                self.not_run(c, reason, now);
             }
         }
         self.flush_dirty();
         Ok(())
     }
 
-    fn file_interval(&self, c: usize) -> Duration {
+    /// A probe that did not run: no verdict on the server, the next one
+    /// after the checker's interval.
+    fn not_run(&mut self, c: usize, reason: Failure, now: Instant) {
+        self.checkers[c].last_failure = Some(reason.clone());
+        self.events.push_back(HealthEvent::ProbeNotRun { checker: CheckerId(c as u32), reason });
+        let d = self.interval(c);
+        self.schedule(c, now + d, false);
+    }
+
+    /// The time between probes: a tracked file's poll interval, every
+    /// other checker's `delay_loop`.
+    fn interval(&self, c: usize) -> Duration {
         match &self.checkers[c].template {
             Template::File(f) => f.poll_interval,
             _ => self.checkers[c].cfg.delay_loop,
@@ -1241,7 +1205,7 @@ impl HealthChecker {
             Template::File(f) => (f.weight, f.reverse),
             _ => (0, false),
         };
-        let interval = self.file_interval(c);
+        let interval = self.interval(c);
         self.schedule(c, now + interval, false);
         let Some(value) = value else { return };
         let old_value = self.checkers[c].file_value;
@@ -1474,8 +1438,7 @@ impl HealthChecker {
         self.sweep_at = None;
         self.probes.clear();
         for (c, st) in self.checkers.iter_mut().enumerate() {
-            if st.in_flight {
-                st.in_flight = false;
+            if st.overdue_at.take().is_some() {
                 self.cancelled.push_back(ProbeId::new(CheckerId(c as u32), st.seq));
             }
         }
@@ -1658,7 +1621,7 @@ impl HealthChecker {
     /// with pruning on deletes services it does not list; after
     /// [`shutdown`](Self::shutdown) it lists every service with no server.
     pub fn desired_state(&self) -> crate::backend::reconcile::DesiredState {
-        self.desired().into_iter().map(Into::into).collect()
+        self.desired().into_iter().collect()
     }
 }
 

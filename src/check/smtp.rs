@@ -109,30 +109,30 @@ impl SmtpDialogue {
     /// at the first reply that calls for a command; the rest waits for the
     /// next call (at most [`MAX_PENDING`] bytes of it).
     pub fn feed(&mut self, data: &[u8]) -> Result<SmtpStep, Failure> {
-        if !self.pending.is_empty() {
-            let held = std::mem::take(&mut self.pending);
-            let (used, out) = self.consume(&held)?;
-            if let Some(w) = out {
-                let left = held.len() - used + data.len();
-                if left > MAX_PENDING {
-                    return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
-                }
-                self.pending = held;
-                self.pending.drain(..used);
-                self.pending.extend_from_slice(data);
-                return Ok(SmtpStep::Write(w));
+        // Bytes held from an earlier call come first; what is left once a
+        // reply calls for a command (of them, then of `data`) is held.
+        let mut held = std::mem::take(&mut self.pending);
+        let (used, out) = self.consume(&held)?;
+        let (used, out) = match out {
+            Some(w) => {
+                held.drain(..used);
+                (0, Some(w))
             }
-        }
-        let (used, out) = self.consume(data)?;
-        if let Some(w) = out {
-            let rest = &data[used..];
-            if rest.len() > MAX_PENDING {
-                return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
+            None => {
+                held.clear();
+                self.consume(data)?
             }
-            self.pending.extend_from_slice(rest);
-            return Ok(SmtpStep::Write(w));
+        };
+        let Some(w) = out else {
+            return Ok(if self.state == State::Done { SmtpStep::Done } else { SmtpStep::Read });
+        };
+        let rest = &data[used..];
+        if held.len() + rest.len() > MAX_PENDING {
+            return Err(Failure::SmtpOverflow { limit: MAX_PENDING });
         }
-        Ok(if self.state == State::Done { SmtpStep::Done } else { SmtpStep::Read })
+        held.extend_from_slice(rest);
+        self.pending = held;
+        Ok(SmtpStep::Write(w))
     }
 
     /// Reads `data` line by line up to the first reply that calls for a

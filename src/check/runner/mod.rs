@@ -122,8 +122,9 @@ struct SmtpTask {
 }
 
 enum Kind {
-    /// The stream, and whether it connected when `connect` was called.
-    Tcp(TcpStream, bool),
+    /// The stream, connecting (one connected within `connect` is judged
+    /// at once, without a task).
+    Tcp(TcpStream),
     Http(Box<HttpTask>),
     Smtp(Box<SmtpTask>),
     Udp(UdpSocket, Arc<UdpCheck>),
@@ -286,19 +287,7 @@ impl Runner {
             self.results.push_back((probe.id, ProbeResult::FileValue(v)));
             return;
         }
-        let owner = Owner::Probe(probe.id);
-        if self.in_flight >= self.max_in_flight {
-            if self.queue.len() >= self.max_queued {
-                let f = Failure::NotStarted { reason: "runner queue full", waited: Duration::ZERO };
-                self.results.push_back((probe.id, ProbeResult::NotRun(f)));
-                return;
-            }
-            let d = probe.deadline;
-            self.queue_due = Some(self.queue_due.map_or(d, |q| q.min(d)));
-            self.queue.push_back((owner, QueuedWork::Probe(probe), now));
-        } else {
-            self.start(owner, QueuedWork::Probe(probe), now, Duration::ZERO);
-        }
+        self.admit(Owner::Probe(probe.id), QueuedWork::Probe(probe), now);
     }
 
     /// Runs a script (a notify script, say) without a shell, giving it
@@ -307,18 +296,34 @@ impl Runner {
     pub fn spawn_script(&mut self, script: Arc<Script>, timeout: Duration, now: Instant) -> ScriptToken {
         self.next_token += 1;
         let token = ScriptToken(self.next_token);
-        let owner = Owner::Script(token);
-        if self.in_flight >= self.max_in_flight {
-            if self.queue.len() >= self.max_queued {
-                let exit = ScriptExit::SpawnFailed { kind: io::ErrorKind::WouldBlock, errno: None };
-                self.script_results.push_back((token, exit));
-                return token;
-            }
-            self.queue.push_back((owner, QueuedWork::Script(script, timeout), now));
-        } else {
-            self.start(owner, QueuedWork::Script(script, timeout), now, Duration::ZERO);
-        }
+        self.admit(Owner::Script(token), QueuedWork::Script(script, timeout), now);
         token
+    }
+
+    /// Starts `work` now, or queues it when `max_in_flight` are running;
+    /// with `max_queued` waiting already it is answered at once (a probe
+    /// [`Failure::NotStarted`], a script [`ScriptExit::SpawnFailed`] with
+    /// `WouldBlock`).
+    fn admit(&mut self, owner: Owner, work: QueuedWork, now: Instant) {
+        if self.in_flight < self.max_in_flight {
+            return self.start(owner, work, now, Duration::ZERO);
+        }
+        if self.queue.len() >= self.max_queued {
+            let refused = match owner {
+                Owner::Probe(_) => {
+                    ProbeResult::NotRun(Failure::NotStarted { reason: "runner queue full", waited: Duration::ZERO })
+                }
+                Owner::Script(_) => {
+                    ProbeResult::Script(ScriptExit::SpawnFailed { kind: io::ErrorKind::WouldBlock, errno: None })
+                }
+            };
+            return self.finish(owner, refused);
+        }
+        if let QueuedWork::Probe(p) = &work {
+            let d = p.deadline;
+            self.queue_due = Some(self.queue_due.map_or(d, |q| q.min(d)));
+        }
+        self.queue.push_back((owner, work, now));
     }
 
     /// The next finished probe.
@@ -410,7 +415,7 @@ impl Runner {
         let slot = self.alloc();
         let token = Token(slot);
         let reg = match &mut task.kind {
-            Kind::Tcp(s, _) => self.poll.registry().register(s, token, Interest::READABLE | Interest::WRITABLE),
+            Kind::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE | Interest::WRITABLE),
             Kind::Http(h) => {
                 self.poll.registry().register(&mut h.stream, token, Interest::READABLE | Interest::WRITABLE)
             }
@@ -476,15 +481,15 @@ impl Runner {
         match p.spec {
             ProbeSpec::Tcp => {
                 let t = target(&p.target)?;
-                let (s, now) = net::tcp(&t).map_err(not_run)?;
-                if now {
+                let (s, connected) = net::tcp(&t).map_err(not_run)?;
+                if connected {
                     // Connected within the call (a server on this host):
                     // done without a slot, an epoll registration or an
                     // event; the socket closes here.
                     drop(s);
                     return Err(ProbeResult::Success);
                 }
-                Ok(mk(Kind::Tcp(s, now)))
+                Ok(mk(Kind::Tcp(s)))
             }
             ProbeSpec::Http { http, url } => {
                 let t = target(&p.target)?;
@@ -748,7 +753,7 @@ impl Runner {
     fn drive(&mut self, slot: usize, now: Instant, ready: Option<Ready>) {
         let Some(task) = self.slots.get_mut(slot).and_then(|t| t.as_mut()) else { return };
         let step = match &mut task.kind {
-            Kind::Tcp(s, at_once) => match connect_ready(s, ready, *at_once) {
+            Kind::Tcp(s) => match connect_ready(s, ready) {
                 Ok(true) => Step::Done(ProbeResult::Success),
                 Ok(false) => Step::Pending,
                 Err(f) => Step::Done(ProbeResult::Failure(f)),
@@ -816,10 +821,11 @@ impl Drop for Runner {
 /// Whether a non-blocking connect finished. An epoll event that reports
 /// the socket writable without an error means connected (`connect(2)`);
 /// on an error the pending error says why (`SO_ERROR`, as keepalived's
-/// `socket_state` reads it). Without an event (the first attempt), only a
-/// connect that succeeded at once counts.
-fn connect_ready(s: &TcpStream, ready: Option<Ready>, at_once: bool) -> Result<bool, Failure> {
-    let Some(r) = ready else { return Ok(at_once) };
+/// `socket_state` reads it). Without an event (the first attempt), the
+/// connect is still under way: one that completed within the call never
+/// gets here (`net::tcp` tells).
+fn connect_ready(s: &TcpStream, ready: Option<Ready>) -> Result<bool, Failure> {
+    let Some(r) = ready else { return Ok(false) };
     if r.error {
         return match s.take_error() {
             Ok(Some(e)) | Err(e) => Err(Failure::from_io("connect", &e)),
@@ -829,7 +835,7 @@ fn connect_ready(s: &TcpStream, ready: Option<Ready>, at_once: bool) -> Result<b
             },
         };
     }
-    Ok(r.writable || at_once)
+    Ok(r.writable)
 }
 
 fn drive_http(
@@ -840,7 +846,7 @@ fn drive_http(
     scratch: &mut [u8],
 ) -> Step {
     if !h.connected {
-        match connect_ready(&h.stream, ready, false) {
+        match connect_ready(&h.stream, ready) {
             Ok(true) => {
                 h.connected = true;
                 *step_start = now;
@@ -999,7 +1005,7 @@ fn drive_smtp(
     scratch: &mut [u8],
 ) -> Step {
     if !s.connected {
-        match connect_ready(&s.stream, ready, false) {
+        match connect_ready(&s.stream, ready) {
             Ok(true) => {
                 s.connected = true;
                 *step_start = now;

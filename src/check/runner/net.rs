@@ -68,15 +68,16 @@ pub(crate) fn socket(target: &Target, ty: Type, proto: Protocol) -> Result<Socke
 /// Starts connecting `s` to the target. `Ok(true)`: connected at once;
 /// `Ok(false)`: in progress.
 pub(crate) fn connect(s: &Socket, target: &Target) -> Result<bool, SetupError> {
-    let dst = SockAddr::from(target.dst);
-    match s.connect(&dst) {
+    match s.connect(&SockAddr::from(target.dst)) {
         Ok(()) => Ok(true),
         Err(e) if Errno::from_io_error(&e) == Some(Errno::INPROGRESS) => Ok(false),
-        Err(e) if is_connect_failure(&e) => {
-            Err(SetupError::Failed(Failure::ConnectFailed { kind: e.kind(), errno: e.raw_os_error() }))
-        }
+        Err(e) if is_connect_failure(&e) => Err(connect_failed(&e)),
         Err(e) => Err(setup("connect", &e)),
     }
+}
+
+fn connect_failed(e: &io::Error) -> SetupError {
+    SetupError::Failed(Failure::ConnectFailed { kind: e.kind(), errno: e.raw_os_error() })
 }
 
 /// Whether a TCP connect reported in progress has finished already,
@@ -91,12 +92,12 @@ pub(crate) fn connect(s: &Socket, target: &Target) -> Result<bool, SetupError> {
 pub(crate) fn connected_yet(s: &Socket, target: &Target) -> Result<bool, SetupError> {
     match s.connect(&SockAddr::from(target.dst)) {
         Ok(()) => Ok(true),
-        Err(e) if matches!(Errno::from_io_error(&e), Some(Errno::ALREADY) | Some(Errno::INPROGRESS)) => Ok(false),
-        Err(e) if Errno::from_io_error(&e) == Some(Errno::ISCONN) => Ok(true),
-        Err(e) if is_connect_failure(&e) => {
-            Err(SetupError::Failed(Failure::ConnectFailed { kind: e.kind(), errno: e.raw_os_error() }))
-        }
-        Err(e) => Err(SetupError::Failed(Failure::ConnectFailed { kind: e.kind(), errno: e.raw_os_error() })),
+        Err(e) => match Errno::from_io_error(&e) {
+            Some(Errno::ALREADY | Errno::INPROGRESS) => Ok(false),
+            Some(Errno::ISCONN) => Ok(true),
+            // Whatever ended the handshake fails the check.
+            _ => Err(connect_failed(&e)),
+        },
     }
 }
 
