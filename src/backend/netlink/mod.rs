@@ -20,5 +20,7 @@ mod ipvs;
 mod route;
 mod socket;
 
+pub(crate) use socket::NlSocket;
+
 pub use ipvs::NetlinkIpvs;
 pub use route::NetlinkAddresses;

@@ -869,13 +869,10 @@ impl Driver {
                         Ok(n) => slot.sock.send(advert.src, advert.dst, advert.hop_limit, &self.tx[..n]).map(|_| {
                             self.stats.tx_adverts += 1;
                         }),
-                        Err(e) => Err(RawSocketError::io(SocketOp::Send {
-                            dst: advert.dst,
-                            ifname: slot.sock.ifname().to_owned(),
-                        })(std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
+                        Err(e) => Err(RawSocketError::invalid_input(
+                            SocketOp::Send { dst: advert.dst, ifname: slot.sock.ifname().to_owned() },
                             e.to_string(),
-                        ))),
+                        )),
                     },
                 }
             }

@@ -132,6 +132,12 @@ impl RawSocketError {
         move |source| RawSocketError::Io { op, source }
     }
 
+    /// An [`Io`](RawSocketError::Io) error of kind `InvalidInput`: what we
+    /// were asked to do cannot be done (`why`), found before any system call.
+    pub(crate) fn invalid_input(op: SocketOp, why: impl Into<String>) -> RawSocketError {
+        RawSocketError::Io { op, source: io::Error::new(io::ErrorKind::InvalidInput, why.into()) }
+    }
+
     /// The OS error number, when a system call failed.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {

@@ -49,8 +49,7 @@ impl FrameSender {
     /// `ifindex`.
     pub fn send_frame(&self, ifindex: u32, frame: &[u8]) -> Result<(), RawSocketError> {
         let op = || SocketOp::SendFrame { ifindex };
-        let f = ethernet::Frame::new_checked(frame)
-            .map_err(|e| RawSocketError::io(op())(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())))?;
+        let f = ethernet::Frame::new_checked(frame).map_err(|e| RawSocketError::invalid_input(op(), e.to_string()))?;
         let addr =
             sys::packet_addr(ifindex, u16::from(f.ethertype()), f.dst_addr().0).map_err(RawSocketError::io(op()))?;
         loop {
@@ -76,14 +75,9 @@ impl FrameSender {
         mac: EthernetAddress,
         addr: Ipv4Addr,
     ) -> Result<(), RawSocketError> {
-        let len = arp::gratuitous_frame(mac, addr, &mut self.buf).map_err(|e| {
-            RawSocketError::io(SocketOp::SendFrame { ifindex })(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                e.to_string(),
-            ))
-        })?;
-        let buf = self.buf;
-        self.send_frame(ifindex, &buf[..len])
+        let len = arp::gratuitous_frame(mac, addr, &mut self.buf)
+            .map_err(|e| RawSocketError::invalid_input(SocketOp::SendFrame { ifindex }, e.to_string()))?;
+        self.send_frame(ifindex, &self.buf[..len])
     }
 
     /// Sends keepalived's unsolicited Neighbour Advertisement for `addr`
@@ -96,14 +90,9 @@ impl FrameSender {
         addr: Ipv6Addr,
         router: bool,
     ) -> Result<(), RawSocketError> {
-        let len = ndisc::unsolicited_na_frame(mac, addr, router, &mut self.buf).map_err(|e| {
-            RawSocketError::io(SocketOp::SendFrame { ifindex })(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                e.to_string(),
-            ))
-        })?;
-        let buf = self.buf;
-        self.send_frame(ifindex, &buf[..len])
+        let len = ndisc::unsolicited_na_frame(mac, addr, router, &mut self.buf)
+            .map_err(|e| RawSocketError::invalid_input(SocketOp::SendFrame { ifindex }, e.to_string()))?;
+        self.send_frame(ifindex, &self.buf[..len])
     }
 }
 

@@ -26,6 +26,7 @@ use netlink_sys::{Socket, SocketAddr};
 
 use super::error::{RawSocketError, SocketOp};
 use crate::backend::addr::{AddrFlags, AddrScope};
+use crate::backend::netlink::NlSocket;
 use crate::wire::EthernetAddress;
 
 /// `RTMGRP_LINK`.
@@ -34,7 +35,7 @@ const GRP_LINK: u32 = 1;
 const GRP_IPV4_IFADDR: u32 = 0x10;
 /// `RTMGRP_IPV6_IFADDR`.
 const GRP_IPV6_IFADDR: u32 = 0x100;
-/// Receive buffer: a dump datagram is at most 32 KiB.
+/// Receive buffer for notifications.
 const RX_BUF: usize = 64 * 1024;
 /// The receive queue asked for, like keepalived's `IF_DEFAULT_BUFSIZE` x 16.
 const WANT_RCVBUF: usize = 1024 * 1024;
@@ -228,35 +229,29 @@ impl AsFd for NetlinkMonitor {
     }
 }
 
-/// Runs one dump request and collects the replies, retrying when the
-/// kernel says the dump was interrupted by a change (`NLM_F_DUMP_INTR`).
+/// Runs one dump request on the netlink backend's socket ([`NlSocket`])
+/// and collects the replies, retrying when the kernel says the dump was
+/// interrupted by a change (`NLM_F_DUMP_INTR`).
 fn dump(what: &'static str, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, RawSocketError> {
     let op = SocketOp::Dump(what);
-    let mut sock = Socket::new(NETLINK_ROUTE).map_err(RawSocketError::io(op.clone()))?;
-    sock.bind_auto().map_err(RawSocketError::io(op.clone()))?;
-    sock.connect(&SocketAddr::new(0, 0)).map_err(RawSocketError::io(op.clone()))?;
-    let mut buf = vec![0u8; RX_BUF];
-    'retry: for attempt in 0..8u32 {
+    let mut sock = NlSocket::open(NETLINK_ROUTE).map_err(RawSocketError::io(op.clone()))?;
+    'retry: for _ in 0..8 {
+        let seq = sock.next_seq();
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        header.sequence_number = attempt + 1;
+        header.sequence_number = seq;
         let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg.clone()));
         nl.finalize();
         let mut tx = vec![0u8; nl.buffer_len()];
         nl.serialize(&mut tx);
-        sock.send(&tx, 0).map_err(RawSocketError::io(op.clone()))?;
+        sock.send(&tx).map_err(RawSocketError::io(op.clone()))?;
         let mut out = Vec::new();
         let mut interrupted = false;
         loop {
-            let mut slice: &mut [u8] = &mut buf[..];
-            let n = match sock.recv(&mut slice, 0) {
-                Ok(n) => n.min(buf.len()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(RawSocketError::io(op.clone())(e)),
-            };
+            let buf = sock.recv().map_err(RawSocketError::io(op.clone()))?;
             let mut done = false;
-            each_message(&op, &buf[..n], |h, payload| {
-                if h.sequence_number != attempt + 1 {
+            each_message(&op, buf, |h, payload| {
+                if h.sequence_number != seq {
                     return Ok(());
                 }
                 if h.flags & NLM_F_DUMP_INTR != 0 {

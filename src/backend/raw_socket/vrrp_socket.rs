@@ -134,8 +134,9 @@ impl VrrpSocket {
                 None
             };
             if let Some(why) = why {
-                return Err(RawSocketError::io(SocketOp::JoinGroup { group, ifname: ifname.to_owned() })(
-                    io::Error::new(io::ErrorKind::InvalidInput, why),
+                return Err(RawSocketError::invalid_input(
+                    SocketOp::JoinGroup { group, ifname: ifname.to_owned() },
+                    why,
                 ));
             }
         }
@@ -189,8 +190,9 @@ impl VrrpSocket {
                             .map_err(RawSocketError::io(SocketOp::Bind(group)))?;
                     }
                     _ => {
-                        return Err(RawSocketError::io(SocketOp::JoinGroup { group, ifname: ifname.to_owned() })(
-                            io::Error::new(io::ErrorKind::InvalidInput, "group of the other address family"),
+                        return Err(RawSocketError::invalid_input(
+                            SocketOp::JoinGroup { group, ifname: ifname.to_owned() },
+                            "group of the other address family",
                         ));
                     }
                 }
@@ -256,10 +258,7 @@ impl VrrpSocket {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 let need = ipv4::MIN_HEADER_LEN + vrrp.len();
                 if need > self.tx.len() {
-                    return Err(RawSocketError::io(op())(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "packet too long",
-                    )));
+                    return Err(RawSocketError::invalid_input(op(), "packet too long"));
                 }
                 // keepalived counts the identification up from 1 per socket.
                 self.ip_id = self.ip_id.wrapping_add(1);
@@ -272,9 +271,7 @@ impl VrrpSocket {
                     tos: vrrp::TOS,
                     ident: self.ip_id,
                 };
-                header.emit(&mut self.tx).map_err(|e| {
-                    RawSocketError::io(op())(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
-                })?;
+                header.emit(&mut self.tx).map_err(|e| RawSocketError::invalid_input(op(), e.to_string()))?;
                 self.tx[ipv4::MIN_HEADER_LEN..need].copy_from_slice(vrrp);
                 let flags = if d.is_multicast() { libc::MSG_DONTROUTE } else { 0 };
                 let to = SockAddr::from(SocketAddrV4::new(d, 0));
@@ -283,10 +280,7 @@ impl VrrpSocket {
             (IpAddr::V6(s), IpAddr::V6(d)) => {
                 sys::send_v6(self.sock.as_fd(), vrrp, s, d, self.ifindex, hop_limit).map_err(RawSocketError::io(op()))
             }
-            _ => Err(RawSocketError::io(op())(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "source and destination of different families",
-            ))),
+            _ => Err(RawSocketError::invalid_input(op(), "source and destination of different families")),
         }
     }
 
