@@ -33,13 +33,10 @@ const INSTS: &[Inst] = &[
 ];
 
 fn start(lab: &mut Lab, h: usize, inst: &Inst, state: &str, prio: u8) -> Vrrpd {
-    let mut args: Vec<String> = ["--interface", "eth0", "--name", inst.name, "--state", state, "--priority"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.push(prio.to_string());
-    args.extend(["--vrid".to_string(), inst.vrid.to_string()]);
-    args.extend(inst.args.iter().map(|s| s.to_string()));
+    let (prio, vrid) = (prio.to_string(), inst.vrid.to_string());
+    let mut args =
+        vec!["--interface", "eth0", "--name", inst.name, "--state", state, "--priority", &prio, "--vrid", &vrid];
+    args.extend(inst.args);
     lab.vrrpd(h, &format!("h{h}-{}", inst.name), &args)
 }
 

@@ -28,13 +28,21 @@ mod lab;
 use std::process::Command;
 use std::time::Duration;
 
-use lab::{Lab, skew, wait_for};
+use lab::{Frame, Lab, skew, wait_for};
 
 const VIP: &str = "192.0.2.100";
 
 const KA_BACKUP: &str = "global_defs {\n    vrrp_version 3\n}\nvrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    \
                          virtual_router_id 61\n    priority 100\n    advert_int 0.1\n    virtual_ipaddress {\n        \
                          192.0.2.100/24\n    }\n}\n";
+
+/// h1's first priority 0 advert at or after `since`, and the time of the
+/// first advert of priority `prio` from host `h` after it.
+fn zero_then(frames: &[Frame], since: f64, h: usize, prio: u8) -> Option<(&Frame, f64)> {
+    let zero = frames.iter().find(|f| f.t >= since && f.advert_from(1) == Some(0))?;
+    let next = frames.iter().find(|f| f.t > zero.t && f.advert_from(h) == Some(prio))?;
+    Some((zero, next.t))
+}
 
 #[test]
 fn vip_and_interface_loss_recover() {
@@ -44,26 +52,9 @@ fn vip_and_interface_loss_recover() {
     let mut lab = Lab::up("rc", 2);
     let cap = lab.capture("segment");
     let timeout = Duration::from_secs(10);
-    let args: Vec<String> = [
-        "--interface",
-        "eth0",
-        "--vrid",
-        "61",
-        "--priority",
-        "150",
-        "--state",
-        "MASTER",
-        "--advert-int",
-        "0.1",
-        "--version",
-        "3",
-        "--vip",
-        "192.0.2.100/24",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let lv = lab.vrrpd(1, "lv", &args);
+    let args =
+        "--interface eth0 --vrid 61 --priority 150 --state MASTER --advert-int 0.1 --version 3 --vip 192.0.2.100/24";
+    let lv = lab.vrrpd(1, "lv", &args.split(' ').collect::<Vec<_>>());
     wait_for(timeout, "lvskit master", || lv.entered("MASTER") == 1 && lab.has_addr(1, VIP));
     let ka = lab.keepalived(2, "ka", KA_BACKUP);
     std::thread::sleep(Duration::from_secs(1));
@@ -76,13 +67,10 @@ fn vip_and_interface_loss_recover() {
     wait_for(timeout, "lvskit master again", || lv.entered("MASTER") == 2);
     wait_for(Duration::from_secs(2), "the VIP back", || lab.has_addr(1, VIP));
     wait_for(Duration::from_secs(2), "the adverts in the capture", || {
-        let f = lab::read_pcap(&cap.path);
-        let zero = f.iter().position(|f| f.t >= t_del && f.advert_from(1) == Some(0));
-        zero.is_some_and(|z| f[z..].iter().any(|f| f.advert_from(1) == Some(150)))
+        zero_then(&lab::read_pcap(&cap.path), t_del, 1, 150).is_some()
     });
     let f = lab::read_pcap(&cap.path);
-    let zero = f.iter().find(|f| f.t >= t_del && f.advert_from(1) == Some(0)).unwrap().t;
-    let back = f.iter().find(|f| f.t > zero && f.advert_from(1) == Some(150)).unwrap().t;
+    let (zero, back) = zero_then(&f, t_del, 1, 150).map(|(z, b)| (z.t, b)).unwrap();
     let sk = skew(3, 0.1, 150);
     eprintln!(
         "VIP deleted: priority 0, then master again {:.1} ms later (skew {:.1} ms)",
@@ -102,18 +90,15 @@ fn vip_and_interface_loss_recover() {
     assert!(!lab.has_addr(1, VIP));
     assert!(!lab.has_addr(1, "192.0.2.11"));
     wait_for(Duration::from_secs(2), "the adverts in the capture", || {
-        let f = lab::read_pcap(&cap.path);
-        let zero = f.iter().position(|f| f.t >= t_del && f.advert_from(1) == Some(0));
-        zero.is_some_and(|z| f[z..].iter().any(|f| f.advert_from(2) == Some(100)))
+        zero_then(&lab::read_pcap(&cap.path), t_del, 2, 100).is_some()
     });
     let f = lab::read_pcap(&cap.path);
-    let zero = f.iter().find(|f| f.t >= t_del && f.advert_from(1) == Some(0)).unwrap();
+    let (zero, ka_first) = zero_then(&f, t_del, 2, 100).unwrap();
     let src = match &zero.line {
         Some(lvskit::wire::inspect::Line::Advert { src, .. }) => *src,
         other => panic!("not an advert: {other:?}"),
     };
     assert_eq!(src.to_string(), "192.0.2.11", "the priority 0 advert leaves from the deleted address");
-    let ka_first = f.iter().find(|x| x.t > zero.t && x.advert_from(2) == Some(100)).unwrap().t;
     let ka_skew = skew(3, 0.1, 100);
     eprintln!(
         "primary address deleted: priority 0 from 192.0.2.11, keepalived master {:.1} ms later (its skew {:.1} ms)",
@@ -184,13 +169,10 @@ fn vip_and_interface_loss_recover() {
     assert!(lv.log_text().contains("vrrpd stopped"), "{}", lv.log_text());
     wait_for(timeout, "keepalived to take over at the end", || ka.entered("MASTER") == 4);
     wait_for(Duration::from_secs(2), "keepalived's advert in the capture", || {
-        let f = lab::read_pcap(&cap.path);
-        let zero = f.iter().position(|f| f.t >= t_int && f.advert_from(1) == Some(0));
-        zero.is_some_and(|z| f[z..].iter().any(|f| f.advert_from(2) == Some(100)))
+        zero_then(&lab::read_pcap(&cap.path), t_int, 2, 100).is_some()
     });
     let f = lab::read_pcap(&cap.path);
-    let zero = f.iter().find(|f| f.t >= t_int && f.advert_from(1) == Some(0)).unwrap().t;
-    let ka_first = f.iter().find(|x| x.t > zero && x.advert_from(2) == Some(100)).unwrap().t;
+    let (zero, ka_first) = zero_then(&f, t_int, 2, 100).map(|(z, k)| (z.t, k)).unwrap();
     eprintln!("SIGINT: priority 0, keepalived master {:.1} ms later", (ka_first - zero) * 1e3);
     assert!(ka_first - zero <= ka_skew + 0.020, "keepalived took {:.1} ms", (ka_first - zero) * 1e3);
     assert!(!f.iter().any(|f| f.t > zero && f.advert_from(1).is_some_and(|p| p > 0)), "lvskit advertised after SIGINT");

@@ -21,24 +21,11 @@ const VIP: &str = "192.0.2.100";
 const INT: f64 = 0.1;
 
 fn args(priority: u8, nopreempt: bool) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--interface",
-        "eth0",
-        "--vrid",
-        "60",
-        "--priority",
-        &priority.to_string(),
-        "--state",
-        "BACKUP",
-        "--advert-int",
-        "0.1",
-        "--version",
-        "3",
-        "--vip",
-        "192.0.2.100/24",
-    ]
-    .iter()
-    .map(|s| s.to_string())
+    let mut a: Vec<String> = format!(
+        "--interface eth0 --vrid 60 --priority {priority} --state BACKUP --advert-int 0.1 --version 3 --vip 192.0.2.100/24"
+    )
+    .split(' ')
+    .map(String::from)
     .collect();
     if nopreempt {
         a.push("--nopreempt".into());

@@ -108,12 +108,10 @@ fn tshark_accepts_every_packet() {
     let rs = routers();
     let mut procs = Vec::new();
     for r in &rs {
-        let mut args: Vec<String> = ["--interface", "eth0", "--vrid", &r.vrid.to_string(), "--priority", "150"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(["--state".into(), "MASTER".into(), "--name".into(), format!("VI_{}", r.vrid)]);
-        args.extend(r.args.iter().map(|s| s.to_string()));
+        let (vrid, name) = (r.vrid.to_string(), format!("VI_{}", r.vrid));
+        let mut args =
+            vec!["--interface", "eth0", "--vrid", &vrid, "--priority", "150", "--state", "MASTER", "--name", &name];
+        args.extend(&r.args);
         procs.push(lab.vrrpd(1, &format!("vrid{}", r.vrid), &args));
     }
     for (p, r) in procs.iter().zip(&rs) {

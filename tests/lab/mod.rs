@@ -5,6 +5,7 @@
 //! the capture back with lvskit's own pcap reader.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -191,7 +192,7 @@ impl Lab {
     /// on a shared 2-core machine under load, a normal-priority process can
     /// wait tens of milliseconds for a CPU, which the 20 ms bounds of these
     /// tests are not about.
-    pub fn vrrpd(&mut self, h: usize, name: &str, args: &[String]) -> Vrrpd {
+    pub fn vrrpd(&mut self, h: usize, name: &str, args: &[impl AsRef<OsStr>]) -> Vrrpd {
         let log = self.dir.join(format!("{name}.log"));
         let logf = fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let child = Command::new("ip")
@@ -214,7 +215,7 @@ impl Lab {
     pub fn vrrpd_conf(&mut self, h: usize, name: &str, conf: &str) -> Vrrpd {
         let path = self.dir.join(format!("{name}.conf"));
         fs::write(&path, conf).unwrap();
-        self.vrrpd(h, name, &["-f".to_string(), path.to_string_lossy().into_owned()])
+        self.vrrpd(h, name, &[OsStr::new("-f"), path.as_os_str()])
     }
 
     /// Waits for and reaps a process this lab started.
