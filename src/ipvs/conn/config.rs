@@ -117,7 +117,10 @@ pub struct ConnTableConfig {
     /// random source when the table is built, as the kernel draws
     /// `ip_vs_conn_rnd` at boot, so that clients cannot choose addresses and
     /// ports that all land in one probe run (hash flooding). A fixed seed
-    /// makes placement reproducible, for tests.
+    /// makes placement reproducible, for tests. The OS draw is the one place
+    /// the sans-IO core reads the environment, once at construction (as
+    /// quinn-proto's default endpoint config draws its reset key); embedders
+    /// who want none pass a seed of their own.
     pub seed: Option<u64>,
     /// Connections expected, to size the shards up front (like
     /// `HashMap::with_capacity`); 0 grows from empty.
