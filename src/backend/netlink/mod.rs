@@ -20,6 +20,7 @@ mod ipvs;
 mod route;
 mod socket;
 
+#[cfg(feature = "raw-socket")]
 pub(crate) use socket::NlSocket;
 
 pub use ipvs::NetlinkIpvs;

@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope};
 use netlink_packet_route::link::{LinkAttribute, LinkMessage};
@@ -59,6 +59,13 @@ impl NetlinkAddresses {
         Ok(NetlinkAddresses { sock, tx: Vec::with_capacity(512) })
     }
 
+    /// Sends `msg` and collects the replies to it. A dump the kernel marks
+    /// as interrupted by a change made while it ran (`NLM_F_DUMP_INTR`, set
+    /// by `inet_dump_ifaddr` through `nl_dump_check_consistent` when the
+    /// address list changed under it) is run again, up to
+    /// [`DUMP_ATTEMPTS`] times, so that a caller never gets a list that
+    /// misses or repeats an address; after that the call fails with
+    /// `EINTR`, as libnl's `NLE_DUMP_INTR` does.
     fn transact(
         &mut self,
         op: &Operation,
@@ -66,45 +73,27 @@ impl NetlinkAddresses {
         flags: u16,
     ) -> Result<Vec<RouteNetlinkMessage>, BackendError> {
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
-        let seq = self.sock.next_seq();
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | flags;
-        header.sequence_number = seq;
         let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-        nl.finalize();
-        self.tx.clear();
-        self.tx.resize(nl.buffer_len(), 0);
-        nl.serialize(&mut self.tx);
-        self.sock.send(&self.tx).map_err(io_err(op))?;
-        let mut out = Vec::new();
-        loop {
-            let buf = self.sock.recv().map_err(io_err(op))?;
-            let mut off = 0;
-            while off < buf.len() {
-                let len = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| decode_err(op, e))?.length() as usize;
-                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len])
-                    .map_err(|e| decode_err(op, e))?;
-                off += (len + 3) & !3;
-                if msg.header.sequence_number != seq {
-                    continue;
-                }
-                match msg.payload {
-                    NetlinkPayload::InnerMessage(m) => out.push(m),
-                    NetlinkPayload::Error(e) => match e.code {
-                        None if !dump => return Ok(out),
-                        None => {}
-                        Some(code) => return Err(BackendError::kernel(op.clone(), Errno(code.get().saturating_neg()))),
-                    },
-                    NetlinkPayload::Done(d) => {
-                        if d.code < 0 {
-                            return Err(BackendError::kernel(op.clone(), Errno(d.code.saturating_neg())));
-                        }
-                        return Ok(out);
-                    }
-                    _ => {}
-                }
+        for _ in 0..DUMP_ATTEMPTS {
+            let seq = self.sock.next_seq();
+            nl.header.sequence_number = seq;
+            nl.finalize();
+            self.tx.clear();
+            self.tx.resize(nl.buffer_len(), 0);
+            nl.serialize(&mut self.tx);
+            self.sock.send(&self.tx).map_err(io_err(op))?;
+            let mut replies = Replies::default();
+            while !replies.done {
+                let buf = self.sock.recv().map_err(io_err(op))?;
+                replies.read(op, buf, seq, dump)?;
+            }
+            if !replies.interrupted {
+                return Ok(replies.out);
             }
         }
+        Err(BackendError::kernel(op.clone(), Errno(libc::EINTR)))
     }
 
     fn address_message(a: &InterfaceAddress, adding: bool) -> AddressMessage {
@@ -162,6 +151,58 @@ impl NetlinkAddresses {
     }
 }
 
+/// How many times a dump interrupted by concurrent changes is run before
+/// [`NetlinkAddresses`] gives up with `EINTR`.
+const DUMP_ATTEMPTS: usize = 8;
+
+/// The replies to one request, collected datagram by datagram.
+#[derive(Debug, Default)]
+struct Replies {
+    out: Vec<RouteNetlinkMessage>,
+    /// The final message (`NLMSG_DONE`, or the acknowledgement of a
+    /// request that is not a dump) has been read.
+    done: bool,
+    /// A reply carried `NLM_F_DUMP_INTR`.
+    interrupted: bool,
+}
+
+impl Replies {
+    /// Reads one datagram of netlink messages, keeping those that answer
+    /// request `seq` (others, e.g. late answers to an abandoned request,
+    /// are skipped). An error the kernel returns ends the call.
+    fn read(&mut self, op: &Operation, buf: &[u8], seq: u32, dump: bool) -> Result<(), BackendError> {
+        let mut off = 0;
+        while off < buf.len() {
+            let len = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| decode_err(op, e))?.length() as usize;
+            let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len])
+                .map_err(|e| decode_err(op, e))?;
+            off += (len + 3) & !3;
+            if msg.header.sequence_number != seq {
+                continue;
+            }
+            if msg.header.flags & NLM_F_DUMP_INTR != 0 {
+                self.interrupted = true;
+            }
+            match msg.payload {
+                NetlinkPayload::InnerMessage(m) => self.out.push(m),
+                NetlinkPayload::Error(e) => match e.code {
+                    None if !dump => self.done = true,
+                    None => {}
+                    Some(code) => return Err(BackendError::kernel(op.clone(), Errno(code.get().saturating_neg()))),
+                },
+                NetlinkPayload::Done(d) => {
+                    if d.code < 0 {
+                        return Err(BackendError::kernel(op.clone(), Errno(d.code.saturating_neg())));
+                    }
+                    self.done = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 impl AddressBackend for NetlinkAddresses {
     fn link_index(&mut self, name: &str) -> Result<u32, BackendError> {
         let op = Operation::LinkIndex(name.to_owned());
@@ -205,5 +246,93 @@ impl AddressBackend for NetlinkAddresses {
             .collect();
         sort_addresses(&mut out);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{DoneMessage, ErrorMessage, NLM_F_MULTIPART};
+    use std::num::NonZeroI32;
+
+    /// One netlink message as the kernel would send it, appended to `buf`.
+    fn push(buf: &mut Vec<u8>, seq: u32, flags: u16, payload: NetlinkPayload<RouteNetlinkMessage>) {
+        let mut header = NetlinkHeader::default();
+        header.sequence_number = seq;
+        header.flags = flags;
+        let mut m = NetlinkMessage::new(header, payload);
+        m.finalize();
+        let at = buf.len();
+        buf.resize(at + m.buffer_len(), 0);
+        m.serialize(&mut buf[at..]);
+        buf.resize(buf.len().next_multiple_of(4), 0);
+    }
+
+    fn addr(index: u32) -> NetlinkPayload<RouteNetlinkMessage> {
+        let mut m = AddressMessage::default();
+        m.header.index = index;
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(m))
+    }
+
+    #[test]
+    fn a_dump_ends_at_done_and_skips_other_requests() {
+        let op = Operation::ListAddresses;
+        let mut r = Replies::default();
+        let mut first = Vec::new();
+        push(&mut first, 7, NLM_F_MULTIPART, addr(1));
+        push(&mut first, 6, NLM_F_MULTIPART, addr(99)); // a late answer to an earlier request
+        r.read(&op, &first, 7, true).unwrap();
+        assert!(!r.done);
+        let mut second = Vec::new();
+        push(&mut second, 7, NLM_F_MULTIPART, addr(2));
+        push(&mut second, 7, NLM_F_MULTIPART, NetlinkPayload::Done(DoneMessage::default()));
+        r.read(&op, &second, 7, true).unwrap();
+        assert!(r.done && !r.interrupted);
+        let idx: Vec<u32> = r
+            .out
+            .iter()
+            .map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => a.header.index,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(idx, [1, 2]);
+    }
+
+    #[test]
+    fn an_interrupted_dump_is_flagged() {
+        // The kernel sets NLM_F_DUMP_INTR on the part of the dump sent after
+        // the list changed, here only on the final NLMSG_DONE.
+        let op = Operation::ListAddresses;
+        let mut r = Replies::default();
+        let mut buf = Vec::new();
+        push(&mut buf, 3, NLM_F_MULTIPART, addr(1));
+        push(&mut buf, 3, NLM_F_MULTIPART | NLM_F_DUMP_INTR, NetlinkPayload::Done(DoneMessage::default()));
+        r.read(&op, &buf, 3, true).unwrap();
+        assert!(r.done && r.interrupted);
+    }
+
+    #[test]
+    fn acknowledgements_and_errors() {
+        let op = Operation::ListAddresses;
+        // A request that is not a dump ends at its acknowledgement (an error
+        // message with code 0).
+        let mut r = Replies::default();
+        let mut buf = Vec::new();
+        push(&mut buf, 4, 0, NetlinkPayload::Error(ErrorMessage::default()));
+        r.read(&op, &buf, 4, false).unwrap();
+        assert!(r.done);
+        // A kernel error names its errno.
+        let mut e = ErrorMessage::default();
+        e.code = NonZeroI32::new(-libc::EEXIST);
+        let mut buf = Vec::new();
+        push(&mut buf, 5, 0, NetlinkPayload::Error(e));
+        let err = Replies::default().read(&op, &buf, 5, false).unwrap_err();
+        assert!(matches!(err, BackendError::Kernel { errno: Errno(libc::EEXIST), .. }), "{err:?}");
+        // A truncated datagram is a decode error, not a panic.
+        let mut buf = Vec::new();
+        push(&mut buf, 6, NLM_F_MULTIPART, addr(1));
+        let err = Replies::default().read(&op, &buf[..buf.len() - 6], 6, true).unwrap_err();
+        assert!(matches!(err, BackendError::Decode { .. }), "{err:?}");
     }
 }
