@@ -13,6 +13,7 @@
 //!   it; the multicast socket does not.
 //! * The rtnetlink monitor reports the link going down and up, and
 //!   addresses coming and going.
+#![cfg(all(feature = "raw-socket", target_os = "linux"))]
 
 mod lab;
 
