@@ -21,6 +21,8 @@ mod route;
 mod socket;
 
 #[cfg(feature = "raw-socket")]
+pub(crate) use route::address_entry;
+#[cfg(feature = "raw-socket")]
 pub(crate) use socket::NlSocket;
 
 pub use ipvs::NetlinkIpvs;

@@ -126,29 +126,33 @@ impl NetlinkAddresses {
         }
         m
     }
+}
 
-    fn entry(m: &AddressMessage) -> Option<AddressEntry> {
-        let (mut local, mut address, mut label, mut brd, mut flags32) = (None, None, None, None, None);
-        for a in &m.attributes {
-            match a {
-                AddressAttribute::Local(x) => local = Some(*x),
-                AddressAttribute::Address(x) => address = Some(*x),
-                AddressAttribute::Label(x) => label = Some(x.clone()),
-                AddressAttribute::Broadcast(x) => brd = Some(*x),
-                AddressAttribute::Flags(x) => flags32 = Some(x.bits()),
-                _ => {}
-            }
+/// An address as an `RTM_NEWADDR`/`RTM_DELADDR` message describes it
+/// (`IFA_LOCAL`, else `IFA_ADDRESS`; the 32-bit `IFA_FLAGS` when present,
+/// else the header's 8 bits). `None` when it names no address. Shared by
+/// [`NetlinkAddresses::addresses`] and the raw-socket link monitor.
+pub(crate) fn address_entry(m: &AddressMessage) -> Option<AddressEntry> {
+    let (mut local, mut address, mut label, mut brd, mut flags32) = (None, None, None, None, None);
+    for a in &m.attributes {
+        match a {
+            AddressAttribute::Local(x) => local = Some(*x),
+            AddressAttribute::Address(x) => address = Some(*x),
+            AddressAttribute::Label(x) => label = Some(x.clone()),
+            AddressAttribute::Broadcast(x) => brd = Some(*x),
+            AddressAttribute::Flags(x) => flags32 = Some(x.bits()),
+            _ => {}
         }
-        let addr: IpAddr = local.or(address)?;
-        let flags = flags32.unwrap_or(u32::from(m.header.flags.bits()));
-        let mut address = InterfaceAddress::new(m.header.index, addr, m.header.prefix_len)
-            .scope(AddrScope::from_number(u8::from(m.header.scope)));
-        address.label = label;
-        address.broadcast = brd;
-        address.nodad = flags & AddrFlags::NODAD != 0;
-        address.noprefixroute = flags & AddrFlags::NOPREFIXROUTE != 0;
-        Some(AddressEntry { address, flags: AddrFlags(flags) })
     }
+    let addr: IpAddr = local.or(address)?;
+    let flags = flags32.unwrap_or(u32::from(m.header.flags.bits()));
+    let mut address = InterfaceAddress::new(m.header.index, addr, m.header.prefix_len)
+        .scope(AddrScope::from_number(u8::from(m.header.scope)));
+    address.label = label;
+    address.broadcast = brd;
+    address.nodad = flags & AddrFlags::NODAD != 0;
+    address.noprefixroute = flags & AddrFlags::NOPREFIXROUTE != 0;
+    Some(AddressEntry { address, flags: AddrFlags(flags) })
 }
 
 /// How many times a dump interrupted by concurrent changes is run before
@@ -239,7 +243,7 @@ impl AddressBackend for NetlinkAddresses {
         let mut out: Vec<AddressEntry> = replies
             .iter()
             .filter_map(|r| match r {
-                RouteNetlinkMessage::NewAddress(m) => Self::entry(m),
+                RouteNetlinkMessage::NewAddress(m) => address_entry(m),
                 _ => None,
             })
             .filter(|e| ifindex.is_none_or(|i| e.address.ifindex == i))

@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
@@ -26,7 +26,7 @@ use netlink_sys::{Socket, SocketAddr};
 
 use super::error::{RawSocketError, SocketOp};
 use crate::backend::addr::{AddrFlags, AddrScope};
-use crate::backend::netlink::NlSocket;
+use crate::backend::netlink::{NlSocket, address_entry};
 use crate::wire::EthernetAddress;
 
 /// `RTMGRP_LINK`.
@@ -112,21 +112,13 @@ fn addr_info(m: &AddressMessage) -> Option<AddrInfo> {
     if !matches!(m.header.family, AddressFamily::Inet | AddressFamily::Inet6) {
         return None;
     }
-    let (mut local, mut address, mut flags32) = (None, None, None);
-    for a in &m.attributes {
-        match a {
-            AddressAttribute::Local(x) => local = Some(*x),
-            AddressAttribute::Address(x) => address = Some(*x),
-            AddressAttribute::Flags(x) => flags32 = Some(x.bits()),
-            _ => {}
-        }
-    }
+    let e = address_entry(m)?;
     Some(AddrInfo {
-        ifindex: m.header.index,
-        addr: local.or(address)?,
-        prefix_len: m.header.prefix_len,
-        scope: AddrScope::from_number(u8::from(m.header.scope)),
-        flags: AddrFlags(flags32.unwrap_or(u32::from(m.header.flags.bits()))),
+        ifindex: e.address.ifindex,
+        addr: e.address.addr,
+        prefix_len: e.address.prefix_len,
+        scope: e.address.scope,
+        flags: e.flags,
     })
 }
 
