@@ -13,7 +13,8 @@
 //!   server only, no `ConnEntry`), same keys.
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
 //!   over 256 flows, which prefetches ahead so that misses overlap
-//!   (throughput is per flow).
+//!   (throughput is per flow); `lookup_dest_hit_batch256` the same with
+//!   [`ConnTable::lookup_dest_batch`] (the server only).
 //! * `process_hit` (and `_batch256`): the whole data-plane path for a packet
 //!   of an established connection (lock, state machine, timer restart);
 //!   baseline: lock, find, set state and timer fields.
@@ -379,6 +380,11 @@ fn bench(c: &mut Criterion) {
                 table.lookup_batch(&miss_flows[k..k + BATCH], t0, &mut out);
                 out.last().map(Option::is_none)
             });
+            let mut dests = Vec::with_capacity(BATCH);
+            cycling(&mut g, "lookup_dest_hit_batch256", BATCH, |k| {
+                table.lookup_dest_batch(&hits[k..k + BATCH], &mut dests);
+                dests.last().copied().flatten()
+            });
         }
         if only("process") {
             g.throughput(Throughput::Elements(1));
@@ -417,6 +423,18 @@ fn bench(c: &mut Criterion) {
                     let m = (count - done).min(BATCH as u64) as usize;
                     table.lookup_batch(&hits[j..j + m], t0, &mut out);
                     black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
+                    done += m as u64;
+                }
+            });
+            threaded(&mut g, "lookup_dest_hit_batch256", |o, count| {
+                let mut out = Vec::with_capacity(BATCH);
+                let mut j = o;
+                let mut done = 0u64;
+                while done < count {
+                    j = (j + BATCH) & (KEYS - 1);
+                    let m = (count - done).min(BATCH as u64) as usize;
+                    table.lookup_dest_batch(&hits[j..j + m], &mut out);
+                    black_box(out.last().copied().flatten());
                     done += m as u64;
                 }
             });

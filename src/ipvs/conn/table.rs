@@ -324,6 +324,27 @@ impl ConnTable {
         }
     }
 
+    /// The real server of every flow of `flows`, as
+    /// [`lookup_dest`](Self::lookup_dest) gives it, into `out` (cleared
+    /// first; one element per flow, in order), prefetching as
+    /// [`lookup_batch`](Self::lookup_batch) does: the data plane's forwarding
+    /// look-up for a vector of packets of known connections, with no
+    /// [`ConnEntry`] built. Takes no lock (but for the rare entry whose server
+    /// is of the other family) and allocates nothing once `out` has room for
+    /// `flows.len()`. O(1) expected per flow.
+    pub fn lookup_dest_batch(&self, flows: &[Flow], out: &mut Vec<Option<SocketAddr>>) {
+        out.clear();
+        out.reserve(flows.len());
+        for group in flows.chunks(PREFETCH_GROUP) {
+            for f in group {
+                self.prefetch(f);
+            }
+            for f in group {
+                out.push(self.lookup_dest(f));
+            }
+        }
+    }
+
     /// Hints the CPU to load the slot where the connection of `flow` (a
     /// client packet's) would be, without reading it: call it for a packet a
     /// few packets before its [`process`](Self::process) or

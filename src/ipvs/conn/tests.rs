@@ -882,9 +882,12 @@ fn batch_calls_match_single_calls() {
         let dests: Vec<Option<std::net::SocketAddr>> = flows.iter().map(|f| lab.table.lookup_dest(f)).collect();
         assert_eq!(dests, want.iter().map(|e| e.as_ref().map(|e| e.dest)).collect::<Vec<_>>());
         let mut out = vec![None; 3];
+        let mut out_dest = vec![None; 3];
         for n in [0, 1, 15, 16, 17, flows.len()] {
             lab.table.lookup_batch(&flows[..n], now, &mut out);
             assert_eq!(out[..], want[..n]);
+            lab.table.lookup_dest_batch(&flows[..n], &mut out_dest);
+            assert_eq!(out_dest[..], dests[..n]);
         }
     }
     // process_batch against process on a twin table with the same seed.
