@@ -22,7 +22,7 @@
 //!   server's active count (baseline: the same fields and counter).
 //! * `expire_full_table`: every connection due at once, one `expire` call
 //!   (baseline: `retain` on the map, dropping the counts).
-//! * `*_{1,2}_thread`: look-ups (single and batched) and packets from one
+//! * `*_{1,2}_thread`: look-ups and packets (single and batched) from one
 //!   and from two threads at once, all sharing one table (baseline: one map).
 //!
 //! Flows are generated before the timed loops (a table of 64 Ki random
@@ -308,6 +308,28 @@ fn threaded_keys<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl Fn
     });
 }
 
+/// Benches `work(batch, out)` over successive batches of up to `BATCH`
+/// items of `items` from each thread's first key, with one output buffer
+/// per thread: see [`threaded`].
+fn threaded_batches<T: Sync, O>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    items: &[T],
+    work: impl Fn(&[T], &mut Vec<O>) + Sync,
+) {
+    threaded(g, name, |o, count| {
+        let mut out = Vec::with_capacity(BATCH);
+        let mut j = o;
+        let mut done = 0u64;
+        while done < count {
+            j = (j + BATCH) & (KEYS - 1);
+            let m = (count - done).min(BATCH as u64) as usize;
+            work(&items[j..j + m], &mut out);
+            done += m as u64;
+        }
+    });
+}
+
 fn bench(c: &mut Criterion) {
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
@@ -414,32 +436,20 @@ fn bench(c: &mut Criterion) {
             g.throughput(Throughput::Elements(1));
             threaded_keys(&mut g, "lookup_hit", |k| table.lookup(&hits[k], t0).map(|e| e.dest));
             threaded_keys(&mut g, "lookup_dest_hit", |k| table.lookup_dest(&hits[k]));
-            threaded(&mut g, "lookup_hit_batch256", |o, count| {
-                let mut out = Vec::with_capacity(BATCH);
-                let mut j = o;
-                let mut done = 0u64;
-                while done < count {
-                    j = (j + BATCH) & (KEYS - 1);
-                    let m = (count - done).min(BATCH as u64) as usize;
-                    table.lookup_batch(&hits[j..j + m], t0, &mut out);
-                    black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
-                    done += m as u64;
-                }
+            threaded_batches(&mut g, "lookup_hit_batch256", &hits, |flows, out| {
+                table.lookup_batch(flows, t0, out);
+                black_box(out.last().map(|e| e.as_ref().map(|e| e.dest)));
             });
-            threaded(&mut g, "lookup_dest_hit_batch256", |o, count| {
-                let mut out = Vec::with_capacity(BATCH);
-                let mut j = o;
-                let mut done = 0u64;
-                while done < count {
-                    j = (j + BATCH) & (KEYS - 1);
-                    let m = (count - done).min(BATCH as u64) as usize;
-                    table.lookup_dest_batch(&hits[j..j + m], &mut out);
-                    black_box(out.last().copied().flatten());
-                    done += m as u64;
-                }
+            threaded_batches(&mut g, "lookup_dest_hit_batch256", &hits, |flows, out| {
+                table.lookup_dest_batch(flows, out);
+                black_box(out.last().copied().flatten());
             });
             let shared = Mutex::new(service());
             threaded_keys(&mut g, "process_hit", |k| table.process(&shared, &acks[k], t0).unwrap());
+            threaded_batches(&mut g, "process_hit_batch256", &acks, |pkts, out| {
+                table.process_batch(&shared, pkts, t0, out);
+                black_box(out.len());
+            });
         }
         g.finish();
         drop(table);
