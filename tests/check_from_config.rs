@@ -167,7 +167,7 @@ fn what_lvskit_cannot_run_is_refused_at_its_location() {
     let CheckError::FromConfig { span, keyword, message } = &err else { panic!("{err:?}") };
     assert_eq!(*keyword, "user");
     assert!(message.contains("numeric uid"), "{message}");
-    let at = loaded.document.sources().locate(*span);
+    let at = loaded.sources.locate(*span);
     assert_eq!((at.file.as_str(), at.line), ("k.conf", 4));
     let conf = "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  real_server 198.51.100.1 80 {\n    HTTP_GET {\n      url {\n        path /\n        regex \"ok\"\n      }\n    }\n  }\n}\n";
     let loaded = load_str("k.conf", conf, &LoadOptions::default());

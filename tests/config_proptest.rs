@@ -132,7 +132,7 @@ proptest! {
         let a = load_str("p.conf", &text, &LoadOptions { config_id: Some("a".into()), max_generated_lines: Some(500), ..LoadOptions::default() });
         for d in &a.diagnostics {
             if let Some(s) = d.span {
-                let f = a.document.sources().file(s.file);
+                let f = a.sources.file(s.file);
                 prop_assert!(s.start <= s.end && s.end as usize <= f.text().len());
             }
             let _ = d.to_string();

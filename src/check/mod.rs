@@ -191,7 +191,7 @@ pub enum CheckError {
         rs: SocketAddr,
     },
     /// A `keepalived.conf` directive lvskit's checker cannot run; `span`
-    /// locates it (`loaded.document.sources().locate(span)` gives
+    /// locates it (`loaded.sources.locate(span)` gives
     /// file:line:col).
     #[error("{keyword}: {message}")]
     FromConfig {

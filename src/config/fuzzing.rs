@@ -29,7 +29,7 @@ pub fn fuzz_keepalived(data: &[u8]) {
     for d in loaded.diagnostics.iter().take(1000) {
         let _ = d.to_string();
         if let Some(s) = d.span {
-            let f = loaded.document.sources().file(s.file);
+            let f = loaded.sources.file(s.file);
             assert!(s.start <= s.end && s.end as usize <= f.text().len(), "span {s:?} outside {}", f.name());
         }
     }

@@ -464,6 +464,9 @@ pub(crate) struct Preprocessor<'l, L: Loader + ?Sized> {
     include_check: u8,
     rng: StdRng,
     scratch: String,
+    /// The words (byte ranges of its file) of the line
+    /// [`Preprocessor::next_plain`] last read.
+    pub(crate) plain_words: Vec<(u32, u32)>,
     files_opened: usize,
     generated: usize,
     pub(crate) pass: Pass,
@@ -498,6 +501,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             include_check: 0,
             rng,
             scratch: String::new(),
+            plain_words: Vec::new(),
             files_opened: 0,
             generated: 0,
             pass: Pass::Parent,
@@ -1455,57 +1459,71 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             return None;
         }
         let (file, start) = (cur.file, cur.pos);
-        let text = self.sources.file(file).text();
-        // `str::find` looks for the newline with memchr.
-        let (line, adv) = match text[start..].find('\n') {
-            Some(i) => (&text.as_bytes()[start..start + i], i + 1),
-            None => (&text.as_bytes()[start..], text.len() - start),
-        };
-        if line.len() >= MAXBUF {
-            return None;
-        }
-        // A branch-free test the compiler vectorises; lines with a brace (a
-        // quarter of a typical file) take the exact look below.
-        let odd = line.iter().fold(false, |acc, &b| {
-            acc | matches!(b, b'$' | b'!' | b'#' | b'"' | b'\\' | b'\r' | b'\x0b' | b'\x0c' | b'{' | b'}')
-        });
-        let mut brace = None;
-        if odd {
-            for (i, &b) in line.iter().enumerate() {
-                match PLAIN_CLASS[b as usize] {
-                    PLAIN => {
-                        if brace.is_some() {
-                            return None;
-                        }
-                    }
-                    BLANK => {}
-                    BRACE => {
-                        if brace.is_some() {
-                            return None;
-                        }
-                        brace = Some(i);
-                    }
-                    _ => return None,
+        let text = self.sources.file(file).text().as_bytes();
+        // One pass over the line: its end, its words, a brace, and any byte
+        // that needs the general path.
+        let words = &mut self.plain_words;
+        words.clear();
+        let mut brace: Option<usize> = None;
+        let mut i = start;
+        let mut newline = false;
+        let class = |i: usize| PLAIN_CLASS[text[i] as usize];
+        loop {
+            while i < text.len() && is_blank(text[i]) {
+                i += 1;
+            }
+            if i >= text.len() {
+                break;
+            }
+            let c = class(i);
+            if c == PLAIN {
+                if brace.is_some() {
+                    return None;
                 }
+                let w = i;
+                i += 1;
+                while i < text.len() && class(i) == PLAIN {
+                    i += 1;
+                }
+                words.push((w as u32, i as u32));
+            } else if c == NEWLINE {
+                newline = true;
+                break;
+            } else if c == BRACE {
+                if brace.is_some() {
+                    return None;
+                }
+                brace = Some(i);
+                i += 1;
+            } else {
+                return None;
             }
         }
-        let lead = line.iter().take_while(|&&b| is_blank(b)).count();
-        let words_end = brace.unwrap_or(line.len());
-        let words = &line[lead.min(words_end)..words_end];
-        let trail = words.iter().rev().take_while(|&&b| is_blank(b)).count();
-        let words = &words[..words.len() - trail];
-        match words.first() {
-            Some(b'@' | b'~') => return None,
+        let line_len = i - start;
+        if line_len >= MAXBUF {
+            return None;
+        }
+        let adv = line_len + usize::from(newline);
+        let first = words.first().map_or(start, |w| w.0 as usize);
+        match text.get(first) {
+            Some(b'@' | b'~') if !words.is_empty() => return None,
             // `include` and its variants (`includea` ...).
-            _ if words.starts_with(b"include") => return None,
+            _ if !words.is_empty() && text[first..].starts_with(b"include") => return None,
             _ => {}
         }
         let s = start as u32;
-        let w0 = s + lead.min(words_end) as u32;
+        let (w0, w1) = match (words.first(), words.last()) {
+            (Some(a), Some(b)) => (a.0, b.1),
+            _ => {
+                let lead = text[start..start + line_len].iter().take_while(|&&b| is_blank(b)).count();
+                let at = s + lead.min(brace.map_or(line_len, |b| b - start)) as u32;
+                (at, at)
+            }
+        };
         let plain = Plain {
-            line: Span::new(file, s, s + line.len() as u32),
-            words: Span::new(file, w0, w0 + words.len() as u32),
-            brace: brace.map(|i| (line[i], Span::new(file, s + i as u32, s + i as u32 + 1))),
+            line: Span::new(file, s, s + line_len as u32),
+            words: Span::new(file, w0, w1),
+            brace: brace.map(|i| (text[i], Span::new(file, i as u32, i as u32 + 1))),
         };
         self.stack.last_mut().and_then(|t| t.current.as_mut()).expect("checked above").pos += adv;
         self.residue_run = 0;

@@ -92,16 +92,26 @@ pub struct LoadOptions {
     pub max_generated_lines: Option<usize>,
 }
 
-/// A loaded configuration: its document, what it means, and every problem.
-#[derive(Debug)]
+/// A loaded configuration: its sources, what it means, and every problem.
 pub struct Loaded {
-    /// The directive tree and its sources.
-    pub document: Document,
+    /// The files read (diagnostics' spans point into them). The directive
+    /// tree is not kept: [`parse`] gives it.
+    pub sources: SourceMap,
     /// The typed configuration (what keepalived would run, as far as it
     /// could be read).
     pub config: Config,
     /// Every problem found, in the order found, with locations resolved.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("files", &self.sources.len())
+            .field("config", &self.config)
+            .field("diagnostics", &self.diagnostics)
+            .finish()
+    }
 }
 
 impl Loaded {
@@ -197,32 +207,64 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads the directive tree of `path` (and its includes) without lowering
-/// it. Diagnostics are those of reading (quotes, braces, includes,
-/// definitions).
-pub fn parse<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> (Document, Vec<Diagnostic>) {
-    let lex = lexer::LexOptions {
+fn lex_options(opts: &LoadOptions) -> lexer::LexOptions {
+    lexer::LexOptions {
         config_id: opts.config_id.clone(),
         cwd: opts.cwd.clone(),
         random_seed: opts.random_seed,
         max_generated: opts.max_generated_lines,
         no_fast_path: false,
-    };
-    let mut pp = lexer::Preprocessor::new(loader, lex);
+    }
+}
+
+/// Reads the directive tree of `path` (and its includes) without lowering
+/// it. Diagnostics are those of reading (quotes, braces, includes,
+/// definitions).
+pub fn parse<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> (Document, Vec<Diagnostic>) {
+    let mut pp = lexer::Preprocessor::new(loader, lex_options(opts));
     pp.open_main(path);
     let doc = tree::parse(&mut pp);
     (doc, pp.diags)
 }
 
 /// Loads `path` through `loader`: reads, lowers and checks it.
+///
+/// The file is lowered while it is read, one top-level block at a time,
+/// and the directive tree is not kept (use [`parse`] for it): memory holds
+/// the sources and the typed configuration. A `global_defs` block after
+/// other top-level directives (keepalived reads every `global_defs` first)
+/// makes lvskit read the file again as a whole, with the same result.
 pub fn load<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> Loaded {
+    let mut pp = lexer::Preprocessor::new(loader, lex_options(opts));
+    pp.open_main(path);
+    let mut st = lower::Lowering::new(&opts.host);
+    let mut in_order = true;
+    let doc = tree::stream(&mut pp, &mut |d| {
+        in_order = st.top(d);
+        in_order
+    });
+    if !in_order {
+        return load_whole(path, loader, opts);
+    }
+    let mut diagnostics = pp.diags;
+    let (config, more) = st.finish();
+    diagnostics.extend(more);
+    finish_load(doc.into_sources(), config, diagnostics)
+}
+
+/// [`load`] of the whole tree at once.
+fn load_whole<L: Loader + ?Sized>(path: &str, loader: &L, opts: &LoadOptions) -> Loaded {
     let (document, mut diagnostics) = parse(path, loader, opts);
     let (config, more) = lower::lower(&document, &opts.host);
     diagnostics.extend(more);
+    finish_load(document.into_sources(), config, diagnostics)
+}
+
+fn finish_load(sources: SourceMap, config: Config, mut diagnostics: Vec<Diagnostic>) -> Loaded {
     for d in &mut diagnostics {
-        d.resolve(document.sources());
+        d.resolve(&sources);
     }
-    Loaded { document, config, diagnostics }
+    Loaded { sources, config, diagnostics }
 }
 
 /// Loads a configuration held in a string (its includes, if any, resolve

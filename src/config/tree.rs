@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::diag::{ConfigErr, Diagnostic};
-use super::lexer::{BLANK, LineBuf, PLAIN_CLASS, Preprocessor};
+use super::lexer::{LineBuf, Preprocessor};
 use super::loader::Loader;
 use super::source::{FileId, SourceMap, Span};
 
@@ -136,6 +136,11 @@ impl Document {
     /// The source files.
     pub fn sources(&self) -> &SourceMap {
         &self.sources
+    }
+
+    /// The source files, without the tree.
+    pub fn into_sources(self) -> SourceMap {
+        self.sources
     }
 
     /// The top-level directives.
@@ -372,7 +377,7 @@ enum Frame {
 }
 
 /// Builds the tree from the preprocessor's lines.
-struct Builder {
+struct Builder<'s> {
     nodes: Vec<Node>,
     words: Vec<WordData>,
     texts: Vec<TextRef>,
@@ -380,10 +385,19 @@ struct Builder {
     owned: String,
     frames: Vec<Frame>,
     attachable: Option<u32>,
+    /// Streaming: each top-level directive, once complete, is handed to
+    /// this sink and then forgotten (the vectors are reused).
+    sink: Option<&'s mut Sink<'s>>,
+    /// The sink asked to stop.
+    stopped: bool,
 }
 
-impl Builder {
-    fn new() -> Self {
+/// What [`stream`] hands each complete top-level directive to; `false`
+/// stops reading.
+pub(crate) type Sink<'s> = dyn FnMut(Directive<'_>) -> bool + 's;
+
+impl<'s> Builder<'s> {
+    fn new(sink: Option<&'s mut Sink<'s>>) -> Self {
         Builder {
             nodes: Vec::new(),
             words: Vec::new(),
@@ -392,7 +406,40 @@ impl Builder {
             owned: String::new(),
             frames: Vec::new(),
             attachable: None,
+            sink,
+            stopped: false,
         }
+    }
+
+    /// Streaming: hands the top-level directives read so far (all complete:
+    /// no block is open) to the sink, then forgets them.
+    fn flush<L: Loader + ?Sized>(&mut self, pp: &mut Preprocessor<'_, L>) {
+        let Some(sink) = self.sink.as_mut() else { return };
+        if self.nodes.is_empty() || self.stopped {
+            return;
+        }
+        let mut doc = Document {
+            sources: std::mem::take(&mut pp.sources),
+            nodes: std::mem::take(&mut self.nodes),
+            words: std::mem::take(&mut self.words),
+            texts: std::mem::take(&mut self.texts),
+            blocks: std::mem::take(&mut self.blocks),
+            owned: std::mem::take(&mut self.owned),
+        };
+        for d in doc.root().iter() {
+            if !sink(d) {
+                self.stopped = true;
+                break;
+            }
+        }
+        pp.sources = std::mem::take(&mut doc.sources);
+        doc.nodes.clear();
+        doc.words.clear();
+        doc.texts.clear();
+        doc.blocks.clear();
+        doc.owned.clear();
+        (self.nodes, self.words, self.texts, self.blocks, self.owned) =
+            (doc.nodes, doc.words, doc.texts, doc.blocks, doc.owned);
     }
 
     fn text_ref(&mut self, buf: &LineBuf, start: usize, end: usize) -> (TextRef, Span) {
@@ -455,30 +502,12 @@ impl Builder {
         n
     }
 
-    /// Splits a plain line's words (no quotes, no substitutions: every word
-    /// is a verbatim range of the source).
+    /// Pushes a plain line's words (no quotes, no substitutions: every word
+    /// is a verbatim range of the source), as the preprocessor found them.
     fn split_plain<L: Loader + ?Sized>(&mut self, words: Span, pp: &Preprocessor<'_, L>) -> u32 {
-        let text = &pp.sources.file(words.file).text().as_bytes()[words.start as usize..words.end as usize];
-        let mut n = 0;
-        let mut i = 0;
-        let blank = |b: u8| PLAIN_CLASS[b as usize] == BLANK;
-        while i < text.len() {
-            while i < text.len() && blank(text[i]) {
-                i += 1;
-            }
-            if i >= text.len() {
-                break;
-            }
-            let s = i;
-            while i < text.len() && !blank(text[i]) {
-                i += 1;
-            }
-            let start = words.start + s as u32;
-            let len = (i - s) as u32;
-            self.words.push(WordData { span: Span::new(words.file, start, start + len), text: INLINE });
-            n += 1;
-        }
-        n
+        let file = words.file;
+        self.words.extend(pp.plain_words.iter().map(|&(s, e)| WordData { span: Span::new(file, s, e), text: INLINE }));
+        pp.plain_words.len() as u32
     }
 
     /// A `{` or `}` line: opens a block for the directive just read, or
@@ -509,6 +538,11 @@ impl Builder {
                 node.end = end;
                 if node.block != NO_BLOCK {
                     self.blocks[node.block as usize].1 = Some(span);
+                }
+                // A top-level block is complete: nothing can attach to
+                // what has been read.
+                if self.sink.is_some() && !self.frames.iter().any(|f| matches!(f, Frame::Real(_))) {
+                    self.flush(pp);
                 }
             }
             Some(Frame::Phantom(_)) => {}
@@ -557,11 +591,17 @@ impl Builder {
     fn build<L: Loader + ?Sized>(mut self, pp: &mut Preprocessor<'_, L>) -> Document {
         // Room for what the main file holds, going by typical line lengths
         // (growing the vectors line by line costs more than the guess).
-        let size: usize = (0..pp.sources.len()).map(|i| pp.sources.file(FileId(i as u32)).text().len()).sum();
-        self.nodes.reserve(size / 20);
-        self.words.reserve(size / 10);
+        // (Streaming keeps one top-level block at a time.)
+        if self.sink.is_none() {
+            let size: usize = (0..pp.sources.len()).map(|i| pp.sources.file(FileId(i as u32)).text().len()).sum();
+            self.nodes.reserve(size / 20);
+            self.words.reserve(size / 10);
+        }
         let mut buf = LineBuf::default();
         loop {
+            if self.stopped {
+                break;
+            }
             let first_word = self.words.len() as u32;
             if let Some(plain) = pp.next_plain() {
                 let n = self.split_plain(plain.words, pp);
@@ -631,6 +671,7 @@ impl Builder {
                 .with_help("this block, and any opened inside it, is not closed before the end of the configuration"),
             );
         }
+        self.flush(pp);
         Document {
             sources: std::mem::take(&mut pp.sources),
             nodes: self.nodes,
@@ -681,7 +722,16 @@ pub(crate) fn include_check_flags(current: u8, args: &[String]) -> u8 {
 
 /// Reads a whole configuration into a [`Document`].
 pub(crate) fn parse<L: Loader + ?Sized>(pp: &mut Preprocessor<'_, L>) -> Document {
-    Builder::new().build(pp)
+    Builder::new(None).build(pp)
+}
+
+/// Reads a whole configuration, handing each top-level directive (with its
+/// block) to `sink` as soon as it is complete, and keeping none: the
+/// returned document has the sources and no directive. Memory: one
+/// top-level block's nodes and words at a time. Stops early when `sink`
+/// returns `false`.
+pub(crate) fn stream<'s, L: Loader + ?Sized>(pp: &mut Preprocessor<'_, L>, sink: &'s mut Sink<'s>) -> Document {
+    Builder::new(Some(sink)).build(pp)
 }
 
 #[cfg(test)]

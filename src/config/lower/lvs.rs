@@ -117,7 +117,15 @@ struct VsDraft {
 /// LVS state carried from reading to validation.
 #[derive(Default)]
 pub(crate) struct LvsReader {
+    /// Virtual servers read and not validated yet.
     vss: Vec<VsDraft>,
+    /// The reports of validating the virtual servers validated as soon as
+    /// read (they come after every report of reading).
+    early: Vec<crate::config::diag::Diagnostic>,
+    /// Whether a virtual server had to wait for validation (it names a
+    /// group, which may be defined later): the following ones wait too, so
+    /// that they keep their order.
+    deferred: bool,
 }
 
 /// `inet_stosockaddr`: an address (a `-range` or `/mask` suffix ignored)
@@ -309,7 +317,18 @@ impl LvsReader {
                 _ => Family::V4,
             });
         }
-        self.vss.push(vs);
+        // Validating a virtual server needs only what is read before it
+        // (`global_defs` comes first), except for a group's definition:
+        // validate now, while its draft is at hand, and keep the reports for
+        // their place after all reading.
+        if self.deferred || matches!(vs.key, VirtualServerKey::Group(_)) {
+            self.deferred = true;
+            self.vss.push(vs);
+            return;
+        }
+        std::mem::swap(&mut lw.diags, &mut self.early);
+        validate_vs(lw, config, vs);
+        std::mem::swap(&mut lw.diags, &mut self.early);
     }
 }
 
@@ -1614,10 +1633,23 @@ fn finish_conn(c: ConnDraft, timeout: Duration) -> ConnectOptions {
     }
 }
 
-/// `validate_check_config` (`keepalived/check/check_data.c`).
+/// `validate_check_config` (`keepalived/check/check_data.c`): the
+/// virtual servers not validated yet, after the reports of those that were
+/// (as soon as read).
 pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) {
-    let g = config.global.clone();
-    for mut vs in r.vss {
+    lw.diags.extend(r.early);
+    for vs in r.vss {
+        validate_vs(lw, config, vs);
+    }
+}
+
+/// `validate_check_config` for one virtual server: appends it to
+/// `config.virtual_servers` unless keepalived drops it.
+fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
+    let g = &config.global;
+    let (g_smtp_alert_checker, g_smtp_alert, g_log_all_failures) =
+        (g.smtp_alert_checker, g.smtp_alert, g.checker_log_all_failures);
+    {
         let name = match &vs.key {
             VirtualServerKey::Addr(sa) => sa.to_string(),
             VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
@@ -1626,7 +1658,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
         if vs.rs.is_empty() {
             lw.general(vs.span, format!("virtual server {name} has no real servers; keepalived ignores it")).help =
                 Some("add a real_server block".into());
-            continue;
+            return;
         }
         let group = match &vs.key {
             VirtualServerKey::Group(n) => config.virtual_server_group(n).cloned(),
@@ -1691,7 +1723,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
                 "wlc".to_owned()
             }
         };
-        let vs_smtp = vs.smtp_alert.or(g.smtp_alert_checker).or(g.smtp_alert).unwrap_or(false);
+        let vs_smtp = vs.smtp_alert.or(g_smtp_alert_checker).or(g_smtp_alert).unwrap_or(false);
         let mut weight_sum: u64 = 0;
         let mut rss = std::mem::take(&mut vs.rs);
         let mut kept: Vec<RealServer> = Vec::with_capacity(rss.len());
@@ -1819,7 +1851,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
                         warmup: c.warmup.or(warmup).unwrap_or(delay),
                         delay_loop: delay,
                         alpha: c.alpha.unwrap_or(alpha),
-                        log_all_failures: c.log_all_failures || g.checker_log_all_failures,
+                        log_all_failures: c.log_all_failures || g_log_all_failures,
                         kind: c.kind,
                         span: c.span,
                     }
@@ -1839,7 +1871,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, r: LvsReader) 
                 connect_timeout,
                 delay_before_retry: dbr,
                 warmup,
-                smtp_alert: rs.smtp_alert.or(g.smtp_alert_checker).or(g.smtp_alert).unwrap_or(true),
+                smtp_alert: rs.smtp_alert.or(g_smtp_alert_checker).or(g_smtp_alert).unwrap_or(true),
                 virtualhost: rs.virtualhost.take(),
                 checkers,
                 extra: std::mem::take(&mut rs.extra),

@@ -48,15 +48,44 @@ pub(crate) struct Lowerer<'d> {
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) pass: Pass,
     pub(crate) host: &'d HostInfo,
-    pub(crate) doc: &'d Document,
     /// Whether a VRRP keyword named an interface that does not exist
     /// (`non_existent_interface_specified`).
     pub(crate) bad_interface: bool,
+    /// The top-level `vrrp_script` names read so far, and the reports of
+    /// tracked scripts not found whose help depends on whether one of that
+    /// name comes later (the file is read in one pass).
+    pub(crate) scripts: ScriptNames,
+}
+
+/// `vrrp_script` names, for the help of "track script not found".
+#[derive(Default)]
+pub(crate) struct ScriptNames {
+    /// Every top-level `vrrp_script` name read so far.
+    pub(crate) seen: Vec<String>,
+    /// (diagnostic index, script name) of reports waiting for a later
+    /// `vrrp_script` of that name.
+    pub(crate) pending: Vec<(usize, String)>,
 }
 
 impl<'d> Lowerer<'d> {
-    pub(crate) fn new(doc: &'d Document, host: &'d HostInfo) -> Self {
-        Lowerer { diags: Vec::new(), pass: Pass::Parent, host, doc, bad_interface: false }
+    pub(crate) fn new(host: &'d HostInfo) -> Self {
+        Lowerer { diags: Vec::new(), pass: Pass::Parent, host, bad_interface: false, scripts: ScriptNames::default() }
+    }
+
+    /// A top-level `vrrp_script` named `name`: the reports of its name not
+    /// being found earlier get the help saying it comes later.
+    fn vrrp_script_named(&mut self, name: &str) {
+        if !self.scripts.seen.iter().any(|s| s == name) {
+            self.scripts.seen.push(name.to_owned());
+        }
+        let diags = &mut self.diags;
+        self.scripts.pending.retain(|(i, n)| {
+            if n != name {
+                return true;
+            }
+            diags[*i].help = Some(vrrp::later_script_help(n));
+            false
+        });
     }
 
     /// A problem keepalived reports at `level`.
@@ -466,50 +495,132 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Lowers a document. Never fails: every problem is a diagnostic.
 pub(crate) fn lower(doc: &Document, host: &HostInfo) -> (Config, Vec<Diagnostic>) {
-    let mut lw = Lowerer::new(doc, host);
-    let mut config = Config::default();
+    let mut st = Lowering::new(host);
     let root = doc.root();
-
     // The parent pass: global settings.
-    lw.pass = Pass::Parent;
     for d in root.iter() {
         if d.name() == "global_defs" {
-            if let Some(b) = lw.block_of(&d) {
-                global::global_defs(&mut lw, b, &mut config.global);
-            }
+            st.global(d);
+        }
+    }
+    // Everything else, in file order.
+    for d in root.iter() {
+        if d.name() != "global_defs" {
+            st.other(d);
+        }
+    }
+    st.finish()
+}
+
+/// Lowering one top-level directive at a time (what [`lower`] does for a
+/// whole document, and what streaming does as each top-level block is
+/// read): the `global_defs` blocks first (keepalived's parent pass), then
+/// everything else in file order, then validation.
+pub(crate) struct Lowering<'h> {
+    host: &'h HostInfo,
+    diags: Vec<Diagnostic>,
+    bad_interface: bool,
+    scripts: ScriptNames,
+    config: Config,
+    vrrp: vrrp::VrrpReader,
+    lvs: lvs::LvsReader,
+    /// Whether a directive other than `global_defs` was lowered.
+    started: bool,
+}
+
+impl<'h> Lowering<'h> {
+    pub(crate) fn new(host: &'h HostInfo) -> Self {
+        Lowering {
+            host,
+            diags: Vec::new(),
+            bad_interface: false,
+            scripts: ScriptNames::default(),
+            config: Config::default(),
+            vrrp: vrrp::VrrpReader::default(),
+            lvs: lvs::LvsReader::default(),
+            started: false,
         }
     }
 
-    // Everything else, keyword by keyword, in file order: each process reads
-    // its own blocks (the checker: virtual servers; VRRP: instances ...).
-    let mut vrrp_reader = vrrp::VrrpReader::default();
-    let mut lvs_reader = lvs::LvsReader::default();
-    for d in root.iter() {
+    fn lowerer(&mut self) -> Lowerer<'h> {
+        Lowerer {
+            diags: std::mem::take(&mut self.diags),
+            pass: Pass::Parent,
+            host: self.host,
+            bad_interface: self.bad_interface,
+            scripts: std::mem::take(&mut self.scripts),
+        }
+    }
+
+    fn put_back(&mut self, lw: Lowerer<'_>) {
+        self.diags = lw.diags;
+        self.bad_interface = lw.bad_interface;
+        self.scripts = lw.scripts;
+    }
+
+    /// A top-level directive read in one pass: `false` (nothing done) when
+    /// it is a `global_defs` after other directives, which keepalived reads
+    /// before them: the file must then be lowered as a whole ([`lower`]).
+    pub(crate) fn top(&mut self, d: Directive<'_>) -> bool {
+        if d.name() == "global_defs" {
+            if self.started {
+                return false;
+            }
+            self.global(d);
+        } else {
+            self.started = true;
+            self.other(d);
+        }
+        true
+    }
+
+    /// A `global_defs` block (the parent pass).
+    pub(crate) fn global(&mut self, d: Directive<'_>) {
+        let mut lw = self.lowerer();
+        lw.pass = Pass::Parent;
+        if let Some(b) = lw.block_of(&d) {
+            global::global_defs(&mut lw, b, &mut self.config.global);
+        }
+        self.put_back(lw);
+    }
+
+    /// Any other top-level directive: each process reads its own blocks
+    /// (the checker: virtual servers; VRRP: instances ...).
+    pub(crate) fn other(&mut self, d: Directive<'_>) {
+        let mut lw = self.lowerer();
         match d.name() {
-            "global_defs" => {}
-            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
-            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group" => {
+            name @ ("vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
+            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group") => {
+                if name == "vrrp_script" {
+                    if let Some(a) = d.arg(0) {
+                        lw.vrrp_script_named(a.as_str());
+                    }
+                }
                 lw.pass = Pass::Vrrp;
-                vrrp_reader.root(&mut lw, &d, &mut config);
+                self.vrrp.root(&mut lw, &d, &mut self.config);
             }
             "virtual_server" | "virtual_server_group" | "SSL" => {
                 lw.pass = Pass::Checker;
-                lvs_reader.root(&mut lw, &d, &mut config);
+                self.lvs.root(&mut lw, &d, &mut self.config);
             }
             _ => {
                 lw.pass = Pass::Parent;
-                lw.other(&d, Context::Root, &mut config.extra);
+                lw.other(&d, Context::Root, &mut self.config.extra);
             }
         }
+        self.put_back(lw);
     }
 
-    // Validation, in the order keepalived's processes run it: the checker
-    // (`validate_check_config`), then VRRP (`vrrp_complete_init`).
-    lw.pass = Pass::Checker;
-    lvs::validate(&mut lw, &mut config, lvs_reader);
-    lw.pass = Pass::Vrrp;
-    vrrp::validate(&mut lw, &mut config, vrrp_reader);
-    (config, lw.diags)
+    /// Validation, in the order keepalived's processes run it: the checker
+    /// (`validate_check_config`), then VRRP (`vrrp_complete_init`).
+    pub(crate) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
+        let mut lw = self.lowerer();
+        lw.pass = Pass::Checker;
+        lvs::validate(&mut lw, &mut self.config, self.lvs);
+        lw.pass = Pass::Vrrp;
+        vrrp::validate(&mut lw, &mut self.config, self.vrrp);
+        (self.config, lw.diags)
+    }
 }
 
 #[cfg(test)]

@@ -330,20 +330,20 @@ impl VrrpReader {
         for l in lines {
             let name = l.name();
             let Some(idx) = config.vrrp_scripts.iter().position(|s| s.name == name) else {
-                let later = lw
-                    .doc
-                    .root()
-                    .iter()
-                    .any(|r| r.name() == "vrrp_script" && r.arg(0).is_some_and(|a| a.as_str() == name));
+                // Whether a top-level vrrp_script of that name is anywhere in
+                // the file: one read so far, or (settled when it comes) later.
+                let seen = lw.scripts.seen.iter().any(|s| s == name);
                 let dd = lw
                     .general(l.name_span(), format!("({owner}) track script {name} not found; keepalived ignores it"));
-                dd.help = Some(if later {
-                    format!(
-                        "vrrp_script {name} is defined after this point; keepalived only finds scripts defined before they are tracked"
-                    )
+                dd.help = Some(if seen {
+                    later_script_help(name)
                 } else {
                     format!("no vrrp_script {name} is defined (or it was removed for having no `script`)")
                 });
+                if !seen {
+                    let i = lw.diags.len() - 1;
+                    lw.scripts.pending.push((i, name.to_owned()));
+                }
                 continue;
             };
             if out.iter().any(|t| t.name == name) {
@@ -1906,7 +1906,7 @@ pub(crate) fn validate(lw: &mut Lowerer<'_>, config: &mut Config, mut r: VrrpRea
 /// Stores the instances. Those keepalived did not get to (it stopped
 /// earlier) still get its defaults, without reports.
 fn finish(lw: &Lowerer<'_>, config: &mut Config, mut r: VrrpReader) {
-    let mut scratch = Lowerer::new(lw.doc, lw.host);
+    let mut scratch = Lowerer::new(lw.host);
     for x in r.drafts.iter_mut().filter(|x| !x.completed) {
         complete_instance(&mut scratch, x, config);
     }
@@ -2172,6 +2172,14 @@ fn complete_instance(lw: &mut Lowerer<'_>, x: &mut Draft, config: &Config) -> bo
     }
     x.inst.advert_int = Duration::from_micros(adv);
     true
+}
+
+/// The help of a tracked script not found whose `vrrp_script` comes later
+/// in the file.
+pub(crate) fn later_script_help(name: &str) -> String {
+    format!(
+        "vrrp_script {name} is defined after this point; keepalived only finds scripts defined before they are tracked"
+    )
 }
 
 #[cfg(test)]
