@@ -843,10 +843,10 @@ pub struct RealServer {
     pub dest: ipvs::DestConfig,
     /// `inhibit_on_failure`: on failure set weight 0 instead of removing it.
     pub inhibit_on_failure: bool,
-    /// `notify_up` script.
-    pub notify_up: Option<Script>,
-    /// `notify_down` script.
-    pub notify_down: Option<Script>,
+    /// `notify_up` script (boxed: few servers have one).
+    pub notify_up: Option<Box<Script>>,
+    /// `notify_down` script (boxed: few servers have one).
+    pub notify_down: Option<Box<Script>>,
     /// `alpha`.
     pub alpha: bool,
     /// `retry`, if given here or on the virtual server.
@@ -981,27 +981,29 @@ pub struct FileCheck {
     pub reverse: bool,
 }
 
-/// What a checker probes.
+/// What a checker probes. The settings of the checkers other than TCP,
+/// PING and BFD are boxed: a configuration holds tens of thousands of
+/// checkers, mostly `TCP_CHECK`s, and the enum stays small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckerKind {
     /// `TCP_CHECK`: a TCP connect.
     Tcp,
     /// `HTTP_GET`.
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     /// `SSL_GET`.
-    Ssl(HttpCheck),
+    Ssl(Box<HttpCheck>),
     /// `MISC_CHECK`: a script's exit status.
-    Misc(MiscCheck),
+    Misc(Box<MiscCheck>),
     /// `SMTP_CHECK`.
-    Smtp(SmtpCheck),
+    Smtp(Box<SmtpCheck>),
     /// `DNS_CHECK`.
-    Dns(DnsCheck),
+    Dns(Box<DnsCheck>),
     /// `UDP_CHECK`.
-    Udp(UdpCheck),
+    Udp(Box<UdpCheck>),
     /// `PING_CHECK`: ICMP echo.
     Ping,
     /// `FILE_CHECK`: a `track_file`'s value.
-    File(FileCheck),
+    File(Box<FileCheck>),
     /// `BFD_CHECK`: a BFD session's state.
     Bfd {
         /// `name` of the BFD instance.

@@ -206,6 +206,8 @@ impl PartialEq<&str> for Word<'_> {
 pub struct Directive<'d> {
     doc: &'d Document,
     idx: u32,
+    /// The keyword (looked at by every handler: resolved once).
+    name: &'d str,
 }
 
 impl fmt::Debug for Directive<'_> {
@@ -215,6 +217,12 @@ impl fmt::Debug for Directive<'_> {
 }
 
 impl<'d> Directive<'d> {
+    #[inline]
+    fn at(doc: &'d Document, idx: u32) -> Self {
+        let w = doc.words[doc.nodes[idx as usize].first_word as usize];
+        Directive { doc, idx, name: doc.text(w.text_ref(&doc.texts)) }
+    }
+
     #[inline]
     fn node(&self) -> &'d Node {
         &self.doc.nodes[self.idx as usize]
@@ -229,7 +237,7 @@ impl<'d> Directive<'d> {
     /// The keyword (first word).
     #[inline]
     pub fn name(&self) -> &'d str {
-        self.word_at(self.node().first_word).text
+        self.name
     }
 
     /// The keyword as a word.
@@ -366,7 +374,7 @@ impl<'d> Iterator for Directives<'d> {
         }
         let idx = self.next;
         self.next = self.doc.nodes[idx as usize].end;
-        Some(Directive { doc: self.doc, idx })
+        Some(Directive::at(self.doc, idx))
     }
 }
 

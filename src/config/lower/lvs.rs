@@ -595,6 +595,10 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
 fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, config: &Config) {
     lw.extra_words(c, Context::VirtualServer);
     match c.name() {
+        // The most frequent first (the arms are tried in order).
+        "real_server" => {
+            real_server(lw, c, vs, config);
+        }
         "ip_family" => {
             let Some(w) = lw.arg(c, 0) else { return };
             let af = match w.as_str() {
@@ -809,9 +813,6 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, con
                 }
             }
         }
-        "real_server" => {
-            real_server(lw, c, vs, config);
-        }
         _ => lw.other(c, Context::VirtualServer, &mut vs.extra),
     }
 }
@@ -876,6 +877,18 @@ fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, co
 fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, config: &Config) {
     lw.extra_words(c, Context::RealServer);
     match c.name() {
+        // The most frequent first (the arms are tried in order).
+        "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "UDP_CHECK"
+        | "PING_CHECK" | "FILE_CHECK" | "BFD_CHECK" => {
+            let rs_dest = SocketAddr::new(rs.addr, rs.port);
+            let mut slot = CheckerDraft::placeholder(c.span());
+            if checker(lw, c, rs_dest, config, &mut slot) {
+                // Most real servers have one checker: a first push would
+                // otherwise make room for four.
+                rs.checkers.reserve_exact(1);
+                rs.checkers.push(slot);
+            }
+        }
         "weight" => {
             if let Some(v) = lw.unsigned(c, 0, 0, WEIGHT_LIMIT, "keepalived ignores it") {
                 rs.weight = Some(v);
@@ -960,17 +973,6 @@ fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, con
                 lw.general(c.span(), "real server snmp_name missing or extra parameters");
             }
             rs.extra.push(raw(c));
-        }
-        "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "UDP_CHECK"
-        | "PING_CHECK" | "FILE_CHECK" | "BFD_CHECK" => {
-            let rs_dest = SocketAddr::new(rs.addr, rs.port);
-            let mut slot = CheckerDraft::placeholder(c.span());
-            if checker(lw, c, rs_dest, config, &mut slot) {
-                // Most real servers have one checker: a first push would
-                // otherwise make room for four.
-                rs.checkers.reserve_exact(1);
-                rs.checkers.push(slot);
-            }
         }
         _ => lw.other(c, Context::RealServer, &mut rs.extra),
     }
@@ -1308,11 +1310,16 @@ fn checker<'d>(
                 });
                 return false;
             }
-            if ctx == Context::HttpGet { CheckerKind::Http(http) } else { CheckerKind::Ssl(http) }
+            if ctx == Context::HttpGet { CheckerKind::Http(Box::new(http)) } else { CheckerKind::Ssl(Box::new(http)) }
         }
         Context::MiscCheck => match misc {
             Some(path) => {
-                CheckerKind::Misc(MiscCheck { path, timeout: misc_timeout, dynamic: misc_dynamic, user: misc_user })
+                CheckerKind::Misc(Box::new(MiscCheck {
+                    path,
+                    timeout: misc_timeout,
+                    dynamic: misc_dynamic,
+                    user: misc_user,
+                }))
             }
             None => {
                 lw.general(d.name_span(), "no script path given for MISC_CHECK; keepalived skips it").help =
@@ -1320,8 +1327,8 @@ fn checker<'d>(
                 return false;
             }
         },
-        Context::SmtpCheck => CheckerKind::Smtp(smtp),
-        Context::DnsCheck => CheckerKind::Dns(dns),
+        Context::SmtpCheck => CheckerKind::Smtp(Box::new(smtp)),
+        Context::DnsCheck => CheckerKind::Dns(Box::new(dns)),
         Context::UdpCheck => {
             if udp.max_reply_length != 0 && udp.min_reply_length > udp.max_reply_length {
                 lw.general(
@@ -1332,7 +1339,7 @@ fn checker<'d>(
                     ),
                 );
             }
-            CheckerKind::Udp(udp)
+            CheckerKind::Udp(Box::new(udp))
         }
         Context::FileCheck => match file {
             Some(mut f) => {
@@ -1340,7 +1347,7 @@ fn checker<'d>(
                     f.weight = w;
                     f.reverse = r;
                 }
-                CheckerKind::File(f)
+                CheckerKind::File(Box::new(f))
             }
             None => {
                 lw.general(d.name_span(), "FILE_CHECK has no track_file; keepalived ignores it");
@@ -1863,8 +1870,8 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
             kept.push(RealServer {
                 dest,
                 inhibit_on_failure: inhibit,
-                notify_up: rs.notify_up.take(),
-                notify_down: rs.notify_down.take(),
+                notify_up: rs.notify_up.take().map(Box::new),
+                notify_down: rs.notify_down.take().map(Box::new),
                 alpha,
                 retry,
                 delay_loop,
