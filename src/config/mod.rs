@@ -298,7 +298,11 @@ mod tests {
                 texts.push((p.display().to_string(), std::fs::read(&p).expect("read")));
             }
         }
-        let vs = |a: &str| format!("virtual_server {a} 80 {{\n lvs_sched rr\n real_server 192.0.2.9 80 {{\n  TCP_CHECK {{\n  }}\n }}\n}}\n");
+        let vs = |a: &str| {
+            format!(
+                "virtual_server {a} 80 {{\n lvs_sched rr\n real_server 192.0.2.9 80 {{\n  TCP_CHECK {{\n  }}\n }}\n}}\n"
+            )
+        };
         for t in [
             // A global_defs after other blocks: read first all the same.
             format!("{}global_defs {{\n smtp_alert_checker\n router_id x\n}}\n{}", vs("192.0.2.1"), vs("192.0.2.2")),
@@ -315,7 +319,8 @@ mod tests {
         ] {
             texts.push((format!("{t:?}"), t.into_bytes()));
         }
-        let opts = LoadOptions { config_id: Some("a".into()), max_generated_lines: Some(500), ..LoadOptions::default() };
+        let opts =
+            LoadOptions { config_id: Some("a".into()), max_generated_lines: Some(500), ..LoadOptions::default() };
         for (name, text) in texts {
             let l = MemoryLoader::new().with("/k.conf", text);
             let render = |x: Loaded| {

@@ -578,8 +578,8 @@ impl<'s> Builder<'s> {
         self.attachable = Some(idx);
         // `include_check` in `global_defs` changes how the following
         // includes are checked, as soon as it is read.
-        if self.word_text(pp, self.words[first_word as usize].text_ref(&self.texts)) != "include_check"
-            || self.frames.len() != 1
+        if self.frames.len() != 1
+            || self.word_text(pp, self.words[first_word as usize].text_ref(&self.texts)) != "include_check"
         {
             return;
         }

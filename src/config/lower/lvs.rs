@@ -139,7 +139,7 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
         },
         None => 0,
     };
-    let base = ip.find(['-', '/']).map_or(ip, |i| &ip[..i]);
+    let base = ip.bytes().position(|b| b == b'-' || b == b'/').map_or(ip, |i| &ip[..i]);
     let addr = if ip.as_bytes().contains(&b':') {
         base.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
     } else {
@@ -1313,14 +1313,12 @@ fn checker<'d>(
             if ctx == Context::HttpGet { CheckerKind::Http(Box::new(http)) } else { CheckerKind::Ssl(Box::new(http)) }
         }
         Context::MiscCheck => match misc {
-            Some(path) => {
-                CheckerKind::Misc(Box::new(MiscCheck {
-                    path,
-                    timeout: misc_timeout,
-                    dynamic: misc_dynamic,
-                    user: misc_user,
-                }))
-            }
+            Some(path) => CheckerKind::Misc(Box::new(MiscCheck {
+                path,
+                timeout: misc_timeout,
+                dynamic: misc_dynamic,
+                user: misc_user,
+            })),
             None => {
                 lw.general(d.name_span(), "no script path given for MISC_CHECK; keepalived skips it").help =
                     Some("add `misc_path \"/path/to/check args\"`".into());

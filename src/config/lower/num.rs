@@ -51,6 +51,23 @@ fn strtoull(s: &str) -> (Option<u128>, bool, bool) {
 /// `read_unsigned` (and `read_unsigned64`): leading blanks skipped, a `-`
 /// refused, trailing characters refused, then the range.
 pub(crate) fn read_unsigned(s: &str, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
+    // Fast path for the common case, a plain decimal that cannot overflow:
+    // the same result as the general path below.
+    if !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let v = s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+        if v > limit {
+            return Err(NumError::Overflow);
+        }
+        if v < min || v > max {
+            return Err(NumError::Range { min: min.to_string(), max: max.to_string() });
+        }
+        return Ok(v);
+    }
+    read_unsigned_general(s, min, max, limit)
+}
+
+/// [`read_unsigned`] without its fast path.
+fn read_unsigned_general(s: &str, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
     let off = s.len() - s.trim_start_matches([' ', '\t', '\x0c', '\n', '\r', '\x0b']).len();
     let t = &s[off..];
     if t.starts_with('-') {
@@ -185,6 +202,19 @@ pub(crate) fn true_false(s: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsigned_fast_path_reads_as_the_general_path() {
+        for s in
+            ["0", "1", "007", "65535", "65536", "4294967295", "4294967296", "999999999999999999", "000000000000000001"]
+        {
+            for (min, max, limit) in
+                [(0, 65535, u32::MAX as u64), (1, u32::MAX as u64, u32::MAX as u64), (0, u64::MAX, u64::MAX)]
+            {
+                assert_eq!(read_unsigned(s, min, max, limit), read_unsigned_general(s, min, max, limit), "{s}");
+            }
+        }
+    }
 
     #[test]
     fn unsigned_like_strtoul() {
