@@ -162,6 +162,16 @@ impl Document {
     fn text(&self, t: TextRef) -> &str {
         resolve(&self.sources, &self.owned, t)
     }
+
+    /// A word's text: most are their span, read straight from the source.
+    #[inline(always)]
+    fn word_text(&self, w: WordData) -> &str {
+        if w.text == INLINE {
+            let file = self.sources.file(w.span.file).text();
+            return &file[w.span.start as usize..w.span.end as usize];
+        }
+        self.text(w.text_ref(&self.texts))
+    }
 }
 
 /// One word of a directive.
@@ -220,7 +230,7 @@ impl<'d> Directive<'d> {
     #[inline]
     fn at(doc: &'d Document, idx: u32) -> Self {
         let w = doc.words[doc.nodes[idx as usize].first_word as usize];
-        Directive { doc, idx, name: doc.text(w.text_ref(&doc.texts)) }
+        Directive { doc, idx, name: doc.word_text(w) }
     }
 
     #[inline]
@@ -231,7 +241,7 @@ impl<'d> Directive<'d> {
     #[inline]
     fn word_at(&self, i: u32) -> Word<'d> {
         let w = self.doc.words[i as usize];
-        Word { text: self.doc.text(w.text_ref(&self.doc.texts)), span: w.span, quoted: w.quoted() }
+        Word { text: self.doc.word_text(w), span: w.span, quoted: w.quoted() }
     }
 
     /// The keyword (first word).
@@ -249,7 +259,7 @@ impl<'d> Directive<'d> {
     /// The keyword's span.
     #[inline]
     pub fn name_span(&self) -> Span {
-        self.word_at(self.node().first_word).span
+        self.doc.words[self.node().first_word as usize].span
     }
 
     /// Number of arguments (words after the keyword).
@@ -282,8 +292,8 @@ impl<'d> Directive<'d> {
     #[inline]
     pub fn span(&self) -> Span {
         let n = self.node();
-        let first = self.word_at(n.first_word).span;
-        let last = self.word_at(n.first_word + n.nwords - 1).span;
+        let first = self.doc.words[n.first_word as usize].span;
+        let last = self.doc.words[(n.first_word + n.nwords - 1) as usize].span;
         first.to(last)
     }
 

@@ -1638,6 +1638,19 @@ fn finish_conn(c: ConnDraft, timeout: Duration) -> ConnectOptions {
     }
 }
 
+/// How reports name a virtual server.
+struct VsName<'a>(&'a VirtualServerKey);
+
+impl std::fmt::Display for VsName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            VirtualServerKey::Addr(sa) => write!(f, "{sa}"),
+            VirtualServerKey::Fwmark(m) => write!(f, "FWM {m}"),
+            VirtualServerKey::Group(n) => write!(f, "group {n}"),
+        }
+    }
+}
+
 /// `validate_check_config` (`keepalived/check/check_data.c`): the
 /// virtual servers not validated yet, after the reports of those that were
 /// (as soon as read).
@@ -1655,11 +1668,9 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
     let (g_smtp_alert_checker, g_smtp_alert, g_log_all_failures) =
         (g.smtp_alert_checker, g.smtp_alert, g.checker_log_all_failures);
     {
-        let name = match &vs.key {
-            VirtualServerKey::Addr(sa) => sa.to_string(),
-            VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
-            VirtualServerKey::Group(n) => format!("group {n}"),
-        };
+        // Formatted only into reports (most virtual servers have none).
+        let key = vs.key.clone();
+        let name = VsName(&key);
         if vs.rs.is_empty() {
             lw.general(vs.span, format!("virtual server {name} has no real servers; keepalived ignores it")).help =
                 Some("add a real_server block".into());
