@@ -1469,6 +1469,15 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         let mut newline = false;
         let class = |i: usize| PLAIN_CLASS[text[i] as usize];
         loop {
+            // Spaces eight at a time (indentation), then any tabs.
+            while let Some(chunk) = text.get(i..i + 8) {
+                let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ u64::from_le_bytes([b' '; 8]);
+                if x != 0 {
+                    i += (x.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
             while i < text.len() && is_blank(text[i]) {
                 i += 1;
             }
