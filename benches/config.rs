@@ -4,7 +4,8 @@
 //! ten times faster).
 //!
 //! * `config_10k/lvskit_load`: `config::load` through the file system
-//!   (read, lex, directive tree, typed model, diagnostics);
+//!   (read, lex, each top-level block's directive tree lowered into the
+//!   typed model as soon as read, diagnostics);
 //! * `config_10k/lvskit_parse`: the directive tree alone, from memory;
 //! * `config_10k/lvskit_services`: lowering the model to the shared
 //!   `ipvs::ServiceConfig`/`DestConfig` list;

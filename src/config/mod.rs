@@ -11,6 +11,10 @@
 //! 3. lowering into the typed [`Config`] ([`model`]), with keepalived's
 //!    defaults and checks.
 //!
+//! [`parse`] stops after the tree; [`load`] lowers each top-level block as
+//! soon as it is read and keeps no tree (memory: the sources and the typed
+//! configuration, plus one top-level block at a time).
+//!
 //! Problems never stop loading: every one of them becomes a [`Diagnostic`]
 //! (file, line, column, source line and caret), marked with how keepalived
 //! itself treats it. [`Loaded::into_result`] separates what keepalived would
