@@ -9,9 +9,10 @@
 //!   caller's `now` through a lazy timer wheel, no thread of its own.
 //! * [`ConnTable::process`] is the data-plane entry point: a [`Service`],
 //!   a [`Packet`] (flow, TCP flags / UDP / SCTP chunks, direction) and
-//!   `now` in, a [`Verdict`] out. [`ConnTable::process_batch`] and
-//!   [`ConnTable::lookup_batch`] take a slice of packets or flows and
-//!   prefetch their table slots in groups, so that the cache misses of a
+//!   `now` in, a [`Verdict`] out. [`ConnTable::process_batch`],
+//!   [`ConnTable::lookup_batch`] and [`ConnTable::lookup_dest_batch`] take a
+//!   slice of packets or flows and prefetch their table slots in groups of
+//!   16, so that the cache misses of a
 //!   large table overlap (VPP-style vector processing); on x86_64 this is
 //!   the crate's one `unsafe` outside the OS backends (`sys.rs`: the
 //!   `_mm_prefetch` instruction).
