@@ -1719,11 +1719,12 @@ mod tests {
     /// split there, and the rest is substituted again.
     #[test]
     fn braces_brought_by_substitution_do_not_hang() {
+        // Returning at all is the proof (keepalived loops for ever here); the
+        // expansion is cut off by the substitution limit, not left to grow.
         for text in ["$X={ $X\n$X\n", "$X=} $X\n$X\n", "$X=a{$X\n$X\n"] {
-            let start = std::time::Instant::now();
-            let (_, d) = lines(&[("/k", text)], None);
+            let (out, d) = lines(&[("/k", text)], None);
             assert!(d.iter().any(|d| d.keepalived.and_then(|k| k.abort) == Some(Abort::Hang)), "{text}");
-            assert!(start.elapsed() < std::time::Duration::from_secs(20), "{text}: {:?}", start.elapsed());
+            assert!(out.len() <= MAX_SUBSTITUTIONS + 2, "{text}: {} lines", out.len());
         }
     }
 
