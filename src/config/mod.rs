@@ -278,6 +278,27 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
     load(name, &loader, opts)
 }
 
+/// Every configuration file the equivalence tests read: the verdict
+/// corpus, the fuzz corpus and, when installed, the samples keepalived
+/// ships, as (name, bytes).
+#[cfg(test)]
+pub(crate) fn corpus() -> Vec<(String, Vec<u8>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+    let samples = std::path::Path::new("/usr/share/doc/keepalived/samples");
+    for dir in [root.join("tests/data/config/verdicts"), root.join("fuzz/corpus/config_keepalived"), samples.to_owned()]
+    {
+        if dir == samples && !samples.exists() {
+            continue;
+        }
+        for e in std::fs::read_dir(dir).expect("corpus") {
+            let p = e.expect("entry").path();
+            texts.push((p.display().to_string(), std::fs::read(&p).expect("read")));
+        }
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,20 +309,7 @@ mod tests {
     /// exercise what streaming must get right).
     #[test]
     fn streaming_loads_as_the_whole_tree() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
-        let samples = std::path::Path::new("/usr/share/doc/keepalived/samples");
-        for dir in
-            [root.join("tests/data/config/verdicts"), root.join("fuzz/corpus/config_keepalived"), samples.to_owned()]
-        {
-            if dir == samples && !samples.exists() {
-                continue;
-            }
-            for e in std::fs::read_dir(dir).expect("corpus") {
-                let p = e.expect("entry").path();
-                texts.push((p.display().to_string(), std::fs::read(&p).expect("read")));
-            }
-        }
+        let mut texts = corpus();
         let vs = |a: &str| {
             format!(
                 "virtual_server {a} 80 {{\n lvs_sched rr\n real_server 192.0.2.9 80 {{\n  TCP_CHECK {{\n  }}\n }}\n}}\n"

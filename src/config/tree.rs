@@ -808,20 +808,7 @@ mod tests {
     /// corpus, the fuzz corpus, and tricky lines).
     #[test]
     fn fast_path_reads_as_the_general_path() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
-        let samples = std::path::Path::new("/usr/share/doc/keepalived/samples");
-        for dir in
-            [root.join("tests/data/config/verdicts"), root.join("fuzz/corpus/config_keepalived"), samples.to_owned()]
-        {
-            if dir == samples && !samples.exists() {
-                continue;
-            }
-            for e in std::fs::read_dir(dir).expect("corpus") {
-                let p = e.expect("entry").path();
-                texts.push((p.display().to_string(), std::fs::read(&p).expect("read")));
-            }
-        }
+        let mut texts = crate::config::corpus();
         for t in [
             "a {\n  b 1 }\n}\n",
             "a{\n}\n}\n{\n",

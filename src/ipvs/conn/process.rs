@@ -35,7 +35,7 @@ use super::sctp::{SctpState, chunk};
 use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
-use super::store::{Addr, Entry, NO_TEMPLATE, flag};
+use super::store::{Addr, Entry, Key, NO_TEMPLATE, flag};
 use super::table::{ConnTable, Family, conn_tag, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
@@ -228,16 +228,7 @@ impl ConnTable {
         now: Instant,
         out: &mut Vec<Result<Verdict, ConnError>>,
     ) {
-        out.clear();
-        out.reserve(pkts.len());
-        for group in pkts.chunks(super::table::PREFETCH_GROUP) {
-            for p in group {
-                self.prefetch_packet(p);
-            }
-            for p in group {
-                out.push(self.process_with(&mut svc, p, now));
-            }
-        }
+        super::table::prefetched(pkts, out, |p| self.prefetch_packet(p), |p| self.process_with(&mut svc, p, now));
     }
 
     /// Prefetches the slot of a packet's connection: hashed by the client,
@@ -288,11 +279,10 @@ impl ConnTable {
         now: Instant,
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
-        let (Some(caddr), Some(vaddr)) = (A::from_ip(flow.src), A::from_ip(flow.dst)) else {
+        let Some(k) = Key::<A>::of_flow(flow) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
-        let proto = flow.protocol.number();
-        let (cport, vport) = (flow.src_port, flow.dst_port);
+        let Key { proto, caddr, cport, vaddr, .. } = k;
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
         let h = A::hash(&self.hash, proto, caddr, cport);
@@ -304,7 +294,7 @@ impl ConnTable {
         // loses means another thread's insert won, so this ends.
         loop {
             if cport != 0 {
-                if let Some(v) = self.input_hit::<A>(pkt, si, tag, caddr, vaddr, n, &sys) {
+                if let Some(v) = self.input_hit::<A>(pkt, si, tag, &k, n, &sys) {
                     return Ok(v);
                 }
             }
@@ -325,14 +315,14 @@ impl ConnTable {
                 Err(v) => return Ok(v),
             };
             if plan.one_packet {
-                return Ok(Verdict::Forward(self.one_packet::<A>(pkt, &plan, caddr, vaddr, n, &sys)));
+                return Ok(Verdict::Forward(self.one_packet::<A>(pkt, &plan, &k, n, &sys)));
             }
             if !self.reserve() {
                 self.release_template::<A>(plan.tref);
                 return Ok(Verdict::Drop(DropReason::TableFull { limit: self.max_entries }));
             }
             let mut w = sh.write();
-            if w.find(tag, proto, caddr, cport, vaddr, vport).is_some() {
+            if w.find(tag, &k).is_some() {
                 drop(w);
                 self.count.fetch_sub(1, Relaxed);
                 self.release_template::<A>(plan.tref);
@@ -344,8 +334,7 @@ impl ConnTable {
                 self.release_template::<A>(plan.tref);
                 return Ok(Verdict::Drop(DropReason::TooManyServers));
             };
-            let mut e =
-                new_entry::<A>(tag, proto, caddr, cport, vaddr, vport, plan.dport, &plan.dest, di, plan.tref, n);
+            let mut e = new_entry::<A>(tag, &k, plan.dport, &plan.dest, di, plan.tref, n);
             plan.dest.bind_conn(false);
             let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, &sys);
             e.last_used = n as u32;
@@ -369,21 +358,17 @@ impl ConnTable {
 
     /// The hit half of `ip_vs_in`: `None` when the packet has no (usable)
     /// connection and should be scheduled.
-    #[allow(clippy::too_many_arguments)]
     fn input_hit<A: Family>(
         &self,
         pkt: &Packet,
         si: usize,
         tag: u32,
-        caddr: A,
-        vaddr: A,
+        k: &Key<A>,
         n: u64,
         sys: &Sysctls,
     ) -> Option<Verdict> {
-        let flow = &pkt.flow;
-        let proto = flow.protocol.number();
         let mut w = A::shards(self)[si].write();
-        let i = w.find(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
+        let i = w.find(tag, k)?;
         let mut e = w.get(i);
         let (available, weight) = w.g.dests.get(e.dest).map_or((false, 0), |d| (d.is_available(), d.weight()));
         // A new connection's first packet on a finished or drained one
@@ -490,22 +475,8 @@ impl ConnTable {
     /// One-packet scheduling: the connection is bound, moved by this packet
     /// and expired at once, never entering the table (`ip_vs_conn_put` of an
     /// `IP_VS_CONN_F_ONE_PACKET` entry).
-    fn one_packet<A: Family>(&self, pkt: &Packet, plan: &Plan, caddr: A, vaddr: A, n: u64, sys: &Sysctls) -> Forward {
-        let flow = &pkt.flow;
-        let proto = flow.protocol.number();
-        let mut e = new_entry::<A>(
-            0,
-            proto,
-            caddr,
-            flow.src_port,
-            vaddr,
-            flow.dst_port,
-            plan.dport,
-            &plan.dest,
-            0,
-            plan.tref,
-            n,
-        );
+    fn one_packet<A: Family>(&self, pkt: &Packet, plan: &Plan, k: &Key<A>, n: u64, sys: &Sysctls) -> Forward {
+        let mut e = new_entry::<A>(0, k, plan.dport, &plan.dest, 0, plan.tref, n);
         plan.dest.bind_conn(false);
         let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, sys);
         plan.dest.unbind_conn(e.flags & flag::INACTIVE == 0);
@@ -794,20 +765,7 @@ fn new_conn_expected<A>(e: &Entry<A>, mode: u8) -> bool {
 /// A freshly bound connection (`ip_vs_conn_new` + `ip_vs_bind_dest`): state
 /// NONE with a 3 s timeout, the server's forwarding method, counted
 /// inactive, and flagged no-output unless masqueraded.
-#[allow(clippy::too_many_arguments)]
-fn new_entry<A: Addr>(
-    tag: u32,
-    proto: u8,
-    caddr: A,
-    cport: u16,
-    vaddr: A,
-    vport: u16,
-    dport: u16,
-    dest: &Dest,
-    di: u16,
-    tref: u32,
-    n: u64,
-) -> Entry<A> {
+fn new_entry<A: Addr>(tag: u32, k: &Key<A>, dport: u16, dest: &Dest, di: u16, tref: u32, n: u64) -> Entry<A> {
     let method = dest.forward();
     let mut flags = method.code() as u16 & flag::FWD_MASK | flag::INACTIVE;
     if method != ForwardMethod::Masq {
@@ -822,12 +780,12 @@ fn new_entry<A: Addr>(
     };
     Entry {
         tag,
-        caddr,
-        vaddr,
-        cport,
-        vport,
+        caddr: k.caddr,
+        vaddr: k.vaddr,
+        cport: k.cport,
+        vport: k.vport,
         dport,
-        proto,
+        proto: k.proto,
         state: 0,
         flags,
         dest: di,

@@ -155,6 +155,32 @@ pub(crate) mod flag {
 /// No template.
 pub(crate) const NO_TEMPLATE: u32 = 0;
 
+/// What identifies a connection (besides its hash tag): protocol, client
+/// and virtual endpoints, as the kernel's `ip_vs_conn_in_get` compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key<A> {
+    pub proto: u8,
+    pub caddr: A,
+    pub cport: u16,
+    pub vaddr: A,
+    pub vport: u16,
+}
+
+impl<A: Addr> Key<A> {
+    /// The key of a client packet's flow, `None` when an address is not of
+    /// this family.
+    #[inline]
+    pub(crate) fn of_flow(flow: &crate::ipvs::Flow) -> Option<Self> {
+        Some(Key {
+            proto: flow.protocol.number(),
+            caddr: A::from_ip(flow.src)?,
+            cport: flow.src_port,
+            vaddr: A::from_ip(flow.dst)?,
+            vport: flow.dst_port,
+        })
+    }
+}
+
 /// One connection as plain values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Entry<A> {
@@ -201,6 +227,14 @@ pub(crate) struct Slot<A: Addr> {
     timeout: AtomicU32,
     last_used: AtomicU32,
     tref: AtomicU32,
+}
+
+impl<A: Copy> Entry<A> {
+    /// The entry's connection key.
+    #[inline]
+    pub(crate) fn key(&self) -> Key<A> {
+        Key { proto: self.proto, caddr: self.caddr, cport: self.cport, vaddr: self.vaddr, vport: self.vport }
+    }
 }
 
 impl<A: Addr> Slot<A> {
@@ -255,11 +289,11 @@ impl<A: Addr> Slot<A> {
     /// Whether the slot holds the connection (proto, caddr, cport, vaddr,
     /// vport), reading only the key words.
     #[inline]
-    fn is(&self, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> bool {
-        self.ports.load(Relaxed) == (cport as u32 | (vport as u32) << 16)
-            && A::load(&self.caddr) == caddr
-            && A::load(&self.vaddr) == vaddr
-            && (self.misc.load(Relaxed) >> 16) as u8 == proto
+    fn is(&self, k: &Key<A>) -> bool {
+        self.ports.load(Relaxed) == (k.cport as u32 | (k.vport as u32) << 16)
+            && A::load(&self.caddr) == k.caddr
+            && A::load(&self.vaddr) == k.vaddr
+            && (self.misc.load(Relaxed) >> 16) as u8 == k.proto
     }
 }
 
@@ -474,52 +508,34 @@ impl<A: Addr> Shard<A> {
     /// Looks up a connection without locking (falls back to the lock after
     /// a few collisions with writers).
     #[inline]
-    pub(crate) fn lookup(&self, tag: u32, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Found<A> {
-        self.lookup_map(tag, proto, caddr, cport, vaddr, vport, Slot::load)
+    pub(crate) fn lookup(&self, tag: u32, k: &Key<A>) -> Found<A> {
+        self.lookup_map(tag, k, Slot::load)
     }
 
     /// Looks up a connection's server without locking: its address, port
     /// and flags, three words of the slot instead of all of it.
     #[inline]
-    pub(crate) fn lookup_dest(
-        &self,
-        tag: u32,
-        proto: u8,
-        caddr: A,
-        cport: u16,
-        vaddr: A,
-        vport: u16,
-    ) -> Option<(A, u16, u16)> {
-        self.lookup_map(tag, proto, caddr, cport, vaddr, vport, Slot::dest_words)
+    pub(crate) fn lookup_dest(&self, tag: u32, k: &Key<A>) -> Option<(A, u16, u16)> {
+        self.lookup_map(tag, k, Slot::dest_words)
     }
 
     /// The lock-free look-up, reading what `read` takes of the slot found.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn lookup_map<R>(
-        &self,
-        tag: u32,
-        proto: u8,
-        caddr: A,
-        cport: u16,
-        vaddr: A,
-        vport: u16,
-        read: impl Fn(&Slot<A>) -> R,
-    ) -> Option<R> {
+    fn lookup_map<R>(&self, tag: u32, k: &Key<A>, read: impl Fn(&Slot<A>) -> R) -> Option<R> {
         for _ in 0..8 {
             let s1 = self.seq.load(Acquire);
             if s1 & 1 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            let r = self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| read(s)));
+            let r = self.probe(tag, |_, s| s.is(k).then(|| read(s)));
             fence(Acquire);
             if self.seq.load(Relaxed) == s1 {
                 return r;
             }
         }
         let _g = self.inner.lock();
-        self.probe(tag, |_, s| s.is(proto, caddr, cport, vaddr, vport).then(|| read(s)))
+        self.probe(tag, |_, s| s.is(k).then(|| read(s)))
     }
 
     /// The earliest due tick (widened against `reference`) among the
@@ -563,8 +579,8 @@ impl<A: Addr> Writer<'_, A> {
 
     /// The slot index of connection (proto, caddr, cport, vaddr, vport).
     #[inline]
-    pub(crate) fn find(&self, tag: u32, proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Option<u32> {
-        self.sh.probe(tag, |i, s| s.is(proto, caddr, cport, vaddr, vport).then_some(i))
+    pub(crate) fn find(&self, tag: u32, k: &Key<A>) -> Option<u32> {
+        self.sh.probe(tag, |i, s| s.is(k).then_some(i))
     }
 
     /// The first slot index in `tag`'s run for which `pred` holds.
@@ -749,6 +765,10 @@ impl<A: Addr> Writer<'_, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key<A>(proto: u8, caddr: A, cport: u16, vaddr: A, vport: u16) -> Key<A> {
+        Key { proto, caddr, cport, vaddr, vport }
+    }
     use crate::ipvs::conn::table::conn_tag;
 
     fn entry(tag: u32, caddr: u32, cport: u16) -> Entry<u32> {
@@ -789,26 +809,26 @@ mod tests {
         for c in 0..2000u32 {
             let tag = conn_tag(u32::hash(&h, 6, c, 1000));
             keys.push((tag, c));
-            assert!(w.find(tag, 6, c, 1000, 1, 80).is_none());
+            assert!(w.find(tag, &key(6, c, 1000, 1, 80)).is_none());
             let at = w.insert(entry(tag, c, 1000)).unwrap();
             assert_eq!(w.get(at).caddr, c);
         }
         assert_eq!(w.g.len, 2000);
         assert!(sh.size() >= 2000 * 8 / 7);
         for &(tag, c) in &keys {
-            let i = w.find(tag, 6, c, 1000, 1, 80).expect("present");
+            let i = w.find(tag, &key(6, c, 1000, 1, 80)).expect("present");
             assert_eq!(w.get(i).caddr, c);
         }
         for &(tag, c) in keys.iter().step_by(2) {
-            let i = w.find(tag, 6, c, 1000, 1, 80).unwrap();
+            let i = w.find(tag, &key(6, c, 1000, 1, 80)).unwrap();
             assert_eq!(w.remove(i).caddr, c);
         }
         for (n, &(tag, c)) in keys.iter().enumerate() {
-            assert_eq!(w.find(tag, 6, c, 1000, 1, 80).is_some(), n % 2 == 1, "{c}");
+            assert_eq!(w.find(tag, &key(6, c, 1000, 1, 80)).is_some(), n % 2 == 1, "{c}");
         }
         drop(w);
         for (n, &(tag, c)) in keys.iter().enumerate() {
-            assert_eq!(sh.lookup(tag, 6, c, 1000, 1, 80).is_some(), n % 2 == 1);
+            assert_eq!(sh.lookup(tag, &key(6, c, 1000, 1, 80)).is_some(), n % 2 == 1);
         }
     }
 
@@ -826,11 +846,11 @@ mod tests {
         w.all_with_tag(5 | 0x8000_0000, &mut all);
         assert_eq!(all.len(), 10);
         for v in 0..10u32 {
-            assert!(w.find(5 | 0x8000_0000, 6, 9, 9, v, 80).is_some());
+            assert!(w.find(5 | 0x8000_0000, &key(6, 9, 9, v, 80)).is_some());
         }
-        let i = w.find(5 | 0x8000_0000, 6, 9, 9, 3, 80).unwrap();
+        let i = w.find(5 | 0x8000_0000, &key(6, 9, 9, 3, 80)).unwrap();
         w.remove(i);
-        assert!(w.find(5 | 0x8000_0000, 6, 9, 9, 3, 80).is_none());
+        assert!(w.find(5 | 0x8000_0000, &key(6, 9, 9, 3, 80)).is_none());
         w.all_with_tag(5 | 0x8000_0000, &mut all);
         assert_eq!(all.len(), 9);
     }
@@ -858,7 +878,7 @@ mod tests {
                 let mut n = 0u64;
                 while !stop.load(Relaxed) {
                     for c in 0..100 {
-                        let e = sh.lookup(tag(c), 6, c, 7, 1, 80).expect("stable key present");
+                        let e = sh.lookup(tag(c), &key(6, c, 7, 1, 80)).expect("stable key present");
                         assert_eq!(e.daddr, c * 3);
                         n += 1;
                     }
@@ -872,7 +892,7 @@ mod tests {
                 w.insert(entry(tag(c), c, 7)).unwrap();
             }
             for c in 1000 + round * 100..1050 + round * 100 {
-                let i = w.find(tag(c), 6, c, 7, 1, 80).unwrap();
+                let i = w.find(tag(c), &key(6, c, 7, 1, 80)).unwrap();
                 w.remove(i);
             }
         }

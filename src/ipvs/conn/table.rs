@@ -12,7 +12,7 @@ use super::error::ConnError;
 use super::hash::KeyedHash;
 use super::listing::ConnEntry;
 use super::state::{ConnState, TimeoutTables};
-use super::store::{Addr, Entry, NO_TEMPLATE, Shard, Writer, flag};
+use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, Writer, flag};
 use super::template::{Template, TemplateStore};
 use super::time::{Clock, HZ, secs_left, widen};
 use crate::ipvs::dest::{Dest, ForwardMethod, TunnelParams};
@@ -78,6 +78,24 @@ const FWD_TUNNEL: u16 = 2;
 /// flight at once), then every flow is handled. Enough misses to cover
 /// memory latency, few enough that the lines are still in L1 when used.
 pub(crate) const PREFETCH_GROUP: usize = 16;
+
+/// The batch calls' loop: `out` cleared, then `items` in groups of
+/// [`PREFETCH_GROUP`], `prefetch` called on every item of a group before
+/// `each` handles any, one result per item pushed in order. Allocates
+/// nothing once `out` has room for `items.len()`.
+#[inline]
+pub(crate) fn prefetched<T, R>(items: &[T], out: &mut Vec<R>, prefetch: impl Fn(&T), mut each: impl FnMut(&T) -> R) {
+    out.clear();
+    out.reserve(items.len());
+    for group in items.chunks(PREFETCH_GROUP) {
+        for item in group {
+            prefetch(item);
+        }
+        for item in group {
+            out.push(each(item));
+        }
+    }
+}
 
 /// What [`ConnTable::expire`] removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -291,17 +309,20 @@ impl ConnTable {
 
     #[inline]
     fn lookup_dest_in<A: Family>(&self, flow: &Flow) -> Option<SocketAddr> {
-        let caddr = A::from_ip(flow.src)?;
-        let vaddr = A::from_ip(flow.dst)?;
-        let proto = flow.protocol.number();
-        let h = A::hash(&self.hash, proto, caddr, flow.src_port);
-        let tag = conn_tag(h);
-        let sh = &A::shards(self)[self.shard_of(h)];
-        let (daddr, dport, flags) = sh.lookup_dest(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
+        let (k, tag, sh) = self.place::<A>(flow)?;
+        let (daddr, dport, flags) = sh.lookup_dest(tag, &k)?;
         if flags & flag::WIDE_DADDR == 0 {
             return Some(SocketAddr::new(daddr.to_ip(), dport));
         }
-        self.lookup_locked(sh, tag, proto, caddr, flow.src_port, vaddr, flow.dst_port, 0).map(|e| e.dest)
+        self.lookup_locked(sh, tag, &k, 0).map(|e| e.dest)
+    }
+
+    /// The key of a client packet's flow, its hash tag and its shard.
+    #[inline]
+    fn place<A: Family>(&self, flow: &Flow) -> Option<(Key<A>, u32, &Shard<A>)> {
+        let k = Key::<A>::of_flow(flow)?;
+        let h = A::hash(&self.hash, k.proto, k.caddr, k.cport);
+        Some((k, conn_tag(h), &A::shards(self)[self.shard_of(h)]))
     }
 
     /// Looks up every flow of `flows` as [`lookup`](Self::lookup) does, into
@@ -312,16 +333,7 @@ impl ConnTable {
     /// vectors. Allocates nothing once `out` has room for `flows.len()`.
     pub fn lookup_batch(&self, flows: &[Flow], now: Instant, out: &mut Vec<Option<ConnEntry>>) {
         let t = self.clock.tick(now);
-        out.clear();
-        out.reserve(flows.len());
-        for group in flows.chunks(PREFETCH_GROUP) {
-            for f in group {
-                self.prefetch(f);
-            }
-            for f in group {
-                out.push(self.lookup_at(f, t));
-            }
-        }
+        prefetched(flows, out, |f| self.prefetch(f), |f| self.lookup_at(f, t));
     }
 
     /// The real server of every flow of `flows`, as
@@ -333,16 +345,7 @@ impl ConnTable {
     /// is of the other family) and allocates nothing once `out` has room for
     /// `flows.len()`. O(1) expected per flow.
     pub fn lookup_dest_batch(&self, flows: &[Flow], out: &mut Vec<Option<SocketAddr>>) {
-        out.clear();
-        out.reserve(flows.len());
-        for group in flows.chunks(PREFETCH_GROUP) {
-            for f in group {
-                self.prefetch(f);
-            }
-            for f in group {
-                out.push(self.lookup_dest(f));
-            }
-        }
+        prefetched(flows, out, |f| self.prefetch(f), |f| self.lookup_dest(f));
     }
 
     /// Hints the CPU to load the slot where the connection of `flow` (a
@@ -386,36 +389,20 @@ impl ConnTable {
 
     #[inline]
     fn lookup_in<A: Family>(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
-        let caddr = A::from_ip(flow.src)?;
-        let vaddr = A::from_ip(flow.dst)?;
-        let proto = flow.protocol.number();
-        let h = A::hash(&self.hash, proto, caddr, flow.src_port);
-        let tag = conn_tag(h);
-        let sh = &A::shards(self)[self.shard_of(h)];
-        let e = sh.lookup(tag, proto, caddr, flow.src_port, vaddr, flow.dst_port)?;
+        let (k, tag, sh) = self.place::<A>(flow)?;
+        let e = sh.lookup(tag, &k)?;
         if e.flags & flag::WIDE_DADDR == 0 && e.flags & flag::FWD_MASK != FWD_TUNNEL {
             return Some(self.conn_entry(&e, e.daddr.to_ip(), None, t));
         }
         // The server's address (other family) or tunnel parameters live with
         // the server: read them under the lock.
-        self.lookup_locked(sh, tag, proto, caddr, flow.src_port, vaddr, flow.dst_port, t)
+        self.lookup_locked(sh, tag, &k, t)
     }
 
     #[cold]
-    #[allow(clippy::too_many_arguments)]
-    fn lookup_locked<A: Family>(
-        &self,
-        sh: &Shard<A>,
-        tag: u32,
-        proto: u8,
-        caddr: A,
-        cport: u16,
-        vaddr: A,
-        vport: u16,
-        t: u64,
-    ) -> Option<ConnEntry> {
+    fn lookup_locked<A: Family>(&self, sh: &Shard<A>, tag: u32, k: &Key<A>, t: u64) -> Option<ConnEntry> {
         let w = sh.write();
-        let i = w.find(tag, proto, caddr, cport, vaddr, vport)?;
+        let i = w.find(tag, k)?;
         let e = w.get(i);
         let d = w.g.dests.get(e.dest)?;
         let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
@@ -721,11 +708,11 @@ impl ConnTable {
             victims.clear();
             w.for_each(|_, e| {
                 if w.g.dests.get(e.dest).is_some_and(|d| pred(d)) {
-                    victims.push((e.tag, e.proto, e.caddr, e.cport, e.vaddr, e.vport));
+                    victims.push((e.tag, e.key()));
                 }
             });
-            for &(tag, proto, caddr, cport, vaddr, vport) in &victims {
-                if let Some(i) = w.find(tag, proto, caddr, cport, vaddr, vport) {
+            for (tag, k) in &victims {
+                if let Some(i) = w.find(*tag, k) {
                     let e = self.remove_conn(&mut w, i);
                     if e.tref != NO_TEMPLATE {
                         released.push(e.tref);
