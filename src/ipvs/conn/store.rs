@@ -18,13 +18,14 @@
 //! per timer handle (see [`super::wheel`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*, fence};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
 use super::dests::DestTable;
 use super::hash::KeyedHash;
+use super::sys::{HugeArena, HugeSlice};
 use super::table::template_item;
 use super::template::TemplateStore;
 use super::time::widen;
@@ -214,7 +215,9 @@ impl<A: Addr> Entry<A> {
     }
 }
 
-/// One slot: the atomic form of an [`Entry`].
+/// One slot: the atomic form of an [`Entry`]. Only 32-bit atomics, so that
+/// all-zero memory is an empty slot (`sys.rs` relies on it to hand out
+/// fresh pages as slots).
 #[derive(Debug, Default)]
 pub(crate) struct Slot<A: Addr> {
     tag: AtomicU32,
@@ -340,7 +343,32 @@ fn home(tag: u32, size: u32) -> u32 {
 }
 
 /// A segment of slots, allocated once and never moved.
-type Segment<A> = OnceLock<Box<[Slot<A>]>>;
+type Segment<A> = OnceLock<SlotMem<Slot<A>>>;
+
+/// The memory of one segment: from the global allocator, or (segments of
+/// [`HUGE_SEGMENT`] bytes and more) from the table's [`HugeArena`].
+#[derive(Debug)]
+enum SlotMem<T> {
+    Heap(Box<[T]>),
+    Huge(HugeSlice<T>),
+}
+
+impl<T> std::ops::Deref for SlotMem<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            SlotMem::Heap(b) => b,
+            SlotMem::Huge(h) => h,
+        }
+    }
+}
+
+/// Segments at least this large come from the huge-page arena when the
+/// shard has one: 16 KiB, so a small table (a test's, a lab's) maps nothing
+/// and a table of a million connections (segments of 20 to 80 KiB over 256
+/// shards) is already on huge pages.
+const HUGE_SEGMENT: usize = 16 << 10;
 
 /// State kept under a shard's mutex.
 #[derive(Debug)]
@@ -389,6 +417,8 @@ pub(crate) struct Shard<A: Addr> {
     /// The tick of the wheel's next event, `u64::MAX` when none (written
     /// under the lock).
     pub next_event: AtomicU64,
+    /// Where large segments come from (`None`: the global allocator).
+    arena: Option<Arc<HugeArena>>,
 }
 
 /// A reader's view: what a lock-free lookup returns.
@@ -396,8 +426,9 @@ pub(crate) type Found<A> = Option<Entry<A>>;
 
 impl<A: Addr> Shard<A> {
     /// An empty shard with room for about `capacity` connections before it
-    /// first grows; its wheel starts at tick `now`.
-    pub(crate) fn new(capacity: usize, now: u64) -> Self {
+    /// first grows; its wheel starts at tick `now`. Segments of
+    /// [`HUGE_SEGMENT`] bytes or more come from `arena` when there is one.
+    pub(crate) fn new(capacity: usize, now: u64, arena: Option<Arc<HugeArena>>) -> Self {
         let segs: Box<[Segment<A>]> = (0..SEGMENTS).map(|_| OnceLock::new()).collect();
         let mut size = SEG0;
         let want = ((capacity as u64).saturating_mul(8) / 7 + 1).min(MAX_SLOTS as u64) as u32;
@@ -409,6 +440,7 @@ impl<A: Addr> Shard<A> {
             size: AtomicU32::new(size),
             segs,
             next_event: AtomicU64::new(u64::MAX),
+            arena,
             inner: CacheLine(Mutex::new(Inner {
                 len: 0,
                 dests: DestTable::default(),
@@ -425,7 +457,14 @@ impl<A: Addr> Shard<A> {
     fn allocate(&self, size: u32) {
         let (last, _) = locate(size - 1);
         for k in 0..=last {
-            self.segs[k].get_or_init(|| (0..segment_len(k)).map(|_| Slot::default()).collect());
+            self.segs[k].get_or_init(|| {
+                let len = segment_len(k);
+                let huge = self.arena.as_ref().filter(|_| len * std::mem::size_of::<Slot<A>>() >= HUGE_SEGMENT);
+                match huge.and_then(|a| a.slice(len)) {
+                    Some(h) => SlotMem::Huge(h),
+                    None => SlotMem::Heap((0..len).map(|_| Slot::default()).collect()),
+                }
+            });
         }
     }
 
@@ -441,10 +480,15 @@ impl<A: Addr> Shard<A> {
         self.size.load(Relaxed)
     }
 
-    /// Bytes of slot memory allocated, with the segment directory.
+    /// Bytes of slot memory allocated from the heap, with the segment
+    /// directory (segments in the huge-page arena are the arena's to count).
     pub(crate) fn slot_bytes(&self) -> usize {
+        let heap = |s: &SlotMem<Slot<A>>| match s {
+            SlotMem::Heap(b) => b.len() * std::mem::size_of::<Slot<A>>(),
+            SlotMem::Huge(_) => 0,
+        };
         self.segs.len() * std::mem::size_of::<Segment<A>>()
-            + self.segs.iter().filter_map(|s| s.get()).map(|s| s.len() * std::mem::size_of::<Slot<A>>()).sum::<usize>()
+            + self.segs.iter().filter_map(|s| s.get()).map(heap).sum::<usize>()
     }
 
     /// Walks the probe run of `tag`, calling `f` with each slot index whose
@@ -802,7 +846,20 @@ mod tests {
 
     #[test]
     fn insert_find_remove_with_growth() {
-        let sh: Shard<u32> = Shard::new(0, 0);
+        insert_find_remove(None);
+    }
+
+    #[test]
+    fn insert_find_remove_with_growth_on_huge_pages() {
+        let arena = Arc::new(HugeArena::default());
+        insert_find_remove(Some(arena.clone()));
+        // The larger segments came from the arena, the small ones did not.
+        assert!(arena.used_bytes() >= 1024 * std::mem::size_of::<Slot<u32>>(), "{}", arena.used_bytes());
+        assert!(arena.used_bytes() < 4096 * std::mem::size_of::<Slot<u32>>());
+    }
+
+    fn insert_find_remove(arena: Option<Arc<HugeArena>>) {
+        let sh: Shard<u32> = Shard::new(0, 0, arena);
         let h = KeyedHash::new(7);
         let mut w = sh.write();
         let mut keys = Vec::new();
@@ -835,7 +892,7 @@ mod tests {
     #[test]
     fn colliding_tags_share_a_run() {
         // Same tag (same client endpoint) to different virtual services.
-        let sh: Shard<u32> = Shard::new(0, 0);
+        let sh: Shard<u32> = Shard::new(0, 0, None);
         let mut w = sh.write();
         for v in 0..10u32 {
             let mut e = entry(5, 9, 9);
@@ -857,8 +914,16 @@ mod tests {
 
     #[test]
     fn concurrent_readers_see_consistent_entries() {
-        use std::sync::Arc;
-        let sh: Arc<Shard<u32>> = Arc::new(Shard::new(0, 0));
+        concurrent_readers(None);
+    }
+
+    #[test]
+    fn concurrent_readers_see_consistent_entries_on_huge_pages() {
+        concurrent_readers(Some(Arc::new(HugeArena::default())));
+    }
+
+    fn concurrent_readers(arena: Option<Arc<HugeArena>>) {
+        let sh: Arc<Shard<u32>> = Arc::new(Shard::new(0, 0, arena));
         let h = KeyedHash::new(3);
         let tag = move |c: u32| conn_tag(u32::hash(&h, 6, c, 7));
         // Keys 0..100 stay; 1000.. churn (inserted and removed, forcing growth).

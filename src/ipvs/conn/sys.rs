@@ -1,6 +1,7 @@
-//! The connection table's one use of `unsafe`: the CPU's prefetch
-//! instruction, which the batch calls use to overlap the cache misses of
-//! several look-ups.
+//! The connection table's uses of `unsafe`, kept in this one file: the
+//! CPU's prefetch instruction, which the batch calls use to overlap the
+//! cache misses of several look-ups, and [`HugeArena`], the memory of large
+//! slot segments, mapped on transparent huge pages.
 //!
 //! `_mm_prefetch` carries `#[target_feature(enable = "sse")]`, and Rust
 //! (checked with 1.95) lets such a function be called only from `unsafe`
@@ -38,5 +39,252 @@ pub(crate) fn prefetch(p: *const u8, len: usize) {
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (p, len);
+    }
+}
+
+/// A slice type whose all-zero bytes are a valid value of every element:
+/// what [`HugeArena`] may hand out, since fresh anonymous pages are zero.
+///
+/// # Safety
+/// An implementor must be valid (and its default state) when every byte is
+/// zero, have no `Drop`, and be `Sync` as a shared slice.
+pub(crate) unsafe trait ZeroValid: Sync {}
+
+// SAFETY: a slot is 32-bit atomics only (an address is one, or four for
+// IPv6), every one of them valid when zero, and a slot of zeros is empty
+// (tag 0 marks a free slot); it has no Drop, and atomics are Sync.
+unsafe impl<A: super::store::Addr> ZeroValid for super::store::Slot<A> {}
+
+/// Size of a transparent huge page on x86_64 and of a PMD on most other
+/// 64-bit Linux targets: the alignment and granule of arena chunks.
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
+
+/// Memory for slot segments, carved from anonymous mappings that are
+/// 2 MiB-aligned and advised `MADV_HUGEPAGE`, so that the kernel backs them
+/// with transparent huge pages when it can (`transparent_hugepage/enabled`
+/// set to `always` or `madvise`). A table's slots are read at random, one
+/// cache line per look-up; on 4 KiB pages each such read also misses the
+/// TLB (a page walk, nested under a hypervisor), on 2 MiB pages a table of
+/// a few GiB stays within the TLB's reach.
+///
+/// A bump allocator: segments are never freed one by one (a shard's
+/// segments live as long as the table), so a chunk is unmapped only when
+/// the last [`HugeSlice`] carved from it is dropped. Chunks grow
+/// geometrically (2 MiB, then the size mapped so far, at most 256 MiB), so
+/// a table of n bytes of slots maps O(log n) chunks. Memory is committed by
+/// the kernel page by page (huge page by huge page) as slots are first
+/// written; untouched mapped space costs no memory.
+///
+/// Linux only; elsewhere, or when a mapping fails, callers fall back to the
+/// global allocator.
+#[derive(Debug, Default)]
+pub(crate) struct HugeArena {
+    chunks: parking_lot::Mutex<Vec<Chunk>>,
+}
+
+/// One mapping of the arena.
+#[derive(Debug)]
+struct Chunk {
+    /// Start of the mapping (2 MiB-aligned).
+    base: *mut u8,
+    /// Length of the mapping (a multiple of 2 MiB).
+    len: usize,
+    /// Bytes handed out from `base`.
+    used: usize,
+}
+
+// SAFETY: a chunk is an address range the arena owns; the raw pointer is
+// only a handle to it (used to carve slices and to unmap), never
+// dereferenced by the arena itself.
+unsafe impl Send for Chunk {}
+
+/// Largest chunk the arena maps at once (bigger requests get a chunk of
+/// their own size).
+const MAX_CHUNK: usize = 256 << 20;
+
+/// A zeroed slice carved from a [`HugeArena`]; it keeps the arena (and so
+/// its mapping) alive.
+pub(crate) struct HugeSlice<T> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    _arena: std::sync::Arc<HugeArena>,
+}
+
+// SAFETY: a HugeSlice is a shared, immutable view (only `&[T]` is handed
+// out) of memory no one else aliases mutably, owned as long as the slice
+// lives through the Arc; sharing or sending it is sharing `&[T]`, which is
+// sound for `T: Sync`.
+unsafe impl<T: Sync> Send for HugeSlice<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for HugeSlice<T> {}
+
+impl<T> std::fmt::Debug for HugeSlice<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HugeSlice").field("len", &self.len).finish()
+    }
+}
+
+impl<T> std::ops::Deref for HugeSlice<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        // SAFETY: `ptr` points at `len` elements inside a live chunk (the
+        // Arc keeps the arena, and the arena keeps its chunks mapped until
+        // it drops); they were zero when carved, which is a valid `T`
+        // (`ZeroValid`), and are only ever accessed through shared
+        // references, so through `T`'s own interior mutability.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl HugeArena {
+    /// `len` zeroed elements of `T` carved from the arena, aligned to 64
+    /// bytes (a cache line); `None` when the memory cannot be mapped (or
+    /// off Linux), and the caller allocates elsewhere.
+    pub(crate) fn slice<T: ZeroValid>(self: &std::sync::Arc<Self>, len: usize) -> Option<HugeSlice<T>> {
+        let bytes = len.checked_mul(std::mem::size_of::<T>())?;
+        if bytes == 0 || std::mem::align_of::<T>() > 64 {
+            return None;
+        }
+        let ptr = self.carve(bytes)?;
+        Some(HugeSlice { ptr: ptr.cast(), len, _arena: self.clone() })
+    }
+
+    /// Bytes of chunks touched or handed out, rounded up to whole huge
+    /// pages per chunk: what the arena can make resident.
+    pub(crate) fn committed_bytes(&self) -> usize {
+        self.chunks.lock().iter().map(|c| c.used.next_multiple_of(HUGE_PAGE)).sum()
+    }
+
+    /// Bytes handed out.
+    #[cfg(test)]
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.chunks.lock().iter().map(|c| c.used).sum()
+    }
+
+    fn carve(&self, bytes: usize) -> Option<std::ptr::NonNull<u8>> {
+        let bytes = bytes.checked_next_multiple_of(64)?;
+        let mut chunks = self.chunks.lock();
+        if let Some(c) = chunks.last_mut() {
+            if c.len - c.used >= bytes {
+                // SAFETY: `used + bytes <= len`, inside the mapping.
+                let p = unsafe { c.base.add(c.used) };
+                c.used += bytes;
+                return std::ptr::NonNull::new(p);
+            }
+        }
+        let mapped: usize = chunks.iter().map(|c| c.len).sum();
+        let len = bytes.checked_next_multiple_of(HUGE_PAGE)?.max(mapped.clamp(HUGE_PAGE, MAX_CHUNK));
+        let base = map_huge(len)?;
+        chunks.push(Chunk { base, len, used: bytes });
+        std::ptr::NonNull::new(base)
+    }
+}
+
+impl Drop for HugeArena {
+    fn drop(&mut self) {
+        for c in self.chunks.get_mut().drain(..) {
+            unmap(c.base, c.len);
+        }
+    }
+}
+
+/// Maps `len` bytes (a multiple of [`HUGE_PAGE`]) of zeroed anonymous
+/// memory at a 2 MiB-aligned address and advises huge pages for it.
+#[cfg(target_os = "linux")]
+fn map_huge(len: usize) -> Option<*mut u8> {
+    let span = len.checked_add(HUGE_PAGE)?;
+    // SAFETY: an anonymous private mapping at an address the kernel picks
+    // touches no existing memory; the result is checked for MAP_FAILED.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return None;
+    }
+    let start = raw as usize;
+    let aligned = start.next_multiple_of(HUGE_PAGE);
+    let head = aligned - start;
+    let tail = span - head - len;
+    // The unaligned head and the tail beyond `len` go back to the kernel.
+    // SAFETY: both ranges lie inside the mapping just made, which nothing
+    // else refers to yet.
+    unsafe {
+        if head > 0 {
+            libc::munmap(raw, head);
+        }
+        if tail > 0 {
+            libc::munmap((aligned + len) as *mut libc::c_void, tail);
+        }
+        // Advice only: a kernel without transparent huge pages refuses it
+        // and the chunk stays on 4 KiB pages.
+        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+    Some(aligned as *mut u8)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn map_huge(_len: usize) -> Option<*mut u8> {
+    None
+}
+
+/// Unmaps a chunk made by [`map_huge`].
+#[cfg(target_os = "linux")]
+fn unmap(base: *mut u8, len: usize) {
+    // SAFETY: (base, len) is exactly one mapping made by `map_huge`, and the
+    // arena unmaps it only when it drops, after every HugeSlice (each holds
+    // an Arc of it) is gone.
+    unsafe { libc::munmap(base.cast::<libc::c_void>(), len) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unmap(_base: *mut u8, _len: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+    struct Word(AtomicU32);
+    // SAFETY: an AtomicU32 of zero bytes is 0.
+    unsafe impl ZeroValid for Word {}
+
+    #[test]
+    fn slices_are_zeroed_aligned_disjoint_and_outlive_the_arena() {
+        let arena = Arc::new(HugeArena::default());
+        let a = arena.slice::<Word>(1000).expect("map");
+        let b = arena.slice::<Word>(3).expect("map");
+        // A request past the first chunk gets a chunk of its own.
+        let c = arena.slice::<Word>(HUGE_PAGE).expect("map");
+        assert!(a.iter().chain(b.iter()).chain(c.iter()).all(|w| w.0.load(Relaxed) == 0));
+        assert_eq!((a.as_ptr() as usize % 64, b.as_ptr() as usize % 64), (0, 0));
+        assert_eq!(c.as_ptr() as usize % HUGE_PAGE, 0, "a fresh chunk starts on a huge page");
+        let (a0, a1) = (a.as_ptr() as usize, a.as_ptr() as usize + 4000);
+        assert!(b.as_ptr() as usize >= a1 || (b.as_ptr() as usize) + 12 <= a0);
+        for (i, w) in a.iter().enumerate() {
+            w.0.store(i as u32, Relaxed);
+        }
+        c[HUGE_PAGE - 1].0.store(7, Relaxed);
+        assert_eq!(arena.used_bytes(), 4032 + 64 + 4 * HUGE_PAGE);
+        assert_eq!(arena.committed_bytes(), HUGE_PAGE + 4 * HUGE_PAGE);
+        drop(arena);
+        // The slices keep the mapping alive.
+        assert_eq!(a[999].0.load(Relaxed), 999);
+        assert_eq!(c[HUGE_PAGE - 1].0.load(Relaxed), 7);
+    }
+
+    #[test]
+    fn empty_and_overflowing_requests_are_refused() {
+        let arena = Arc::new(HugeArena::default());
+        assert!(arena.slice::<Word>(0).is_none());
+        assert!(arena.slice::<Word>(usize::MAX / 2).is_none());
     }
 }

@@ -4,6 +4,7 @@
 //! flushing, listing.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use super::hash::KeyedHash;
 use super::listing::ConnEntry;
 use super::state::{ConnState, TimeoutTables};
 use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, Writer, flag};
+use super::sys::HugeArena;
 use super::template::{Template, TemplateStore};
 use super::time::{Clock, HZ, secs_left, widen};
 use crate::ipvs::dest::{Dest, ForwardMethod, TunnelParams};
@@ -144,6 +146,9 @@ pub struct ConnTable {
     pub(crate) idx_bits: u32,
     pub(crate) v4: Box<[Shard<u32>]>,
     pub(crate) v6: Box<[Shard<u128>]>,
+    /// The memory of the shards' large segments (see
+    /// [`ConnTableConfig::huge_pages`]).
+    arena: Option<Arc<HugeArena>>,
 }
 
 /// The shards of one family.
@@ -171,6 +176,7 @@ impl ConnTable {
         config.validate()?;
         let shard_bits = config.shards.trailing_zeros();
         let per_shard = config.capacity.div_ceil(config.shards);
+        let arena = config.huge_pages.then(|| Arc::new(HugeArena::default()));
         Ok(ConnTable {
             clock: Clock::new(now),
             hash: KeyedHash::new(config.resolve_seed()?),
@@ -181,8 +187,9 @@ impl ConnTable {
             templates: AtomicUsize::new(0),
             shard_bits,
             idx_bits: 23.min(32 - shard_bits),
-            v4: (0..config.shards).map(|_| Shard::new(per_shard, 0)).collect(),
-            v6: (0..config.shards).map(|_| Shard::new(0, 0)).collect(),
+            v4: (0..config.shards).map(|_| Shard::new(per_shard, 0, arena.clone())).collect(),
+            v6: (0..config.shards).map(|_| Shard::new(0, 0, arena.clone())).collect(),
+            arena,
         })
     }
 
@@ -757,7 +764,9 @@ impl ConnTable {
 
     /// Heap bytes the table holds (slots, timer handles, templates, the
     /// shards' server indexes), for memory accounting; the servers
-    /// themselves belong to their services.
+    /// themselves belong to their services. Slots on huge pages count with
+    /// their mappings' last huge page whole (see
+    /// [`ConnTableConfig::huge_pages`]).
     pub fn heap_bytes(&self) -> usize {
         fn of<A: Family>(t: &ConnTable) -> usize {
             A::shards(t)
@@ -773,7 +782,7 @@ impl ConnTable {
                 })
                 .sum()
         }
-        of::<u32>(self) + of::<u128>(self)
+        of::<u32>(self) + of::<u128>(self) + self.arena.as_ref().map_or(0, |a| a.committed_bytes())
     }
 }
 

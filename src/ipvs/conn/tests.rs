@@ -1085,3 +1085,45 @@ fn huge_capacity_is_refused() {
         assert!(matches!(ConnTable::new(cfg, t0), Err(ConnError::CapacityTooLarge { .. })), "{shards} {cap}");
     }
 }
+
+// Not a kernel rule: the slots of a large table live on huge pages (see
+// ConnTableConfig::huge_pages) and must behave exactly as heap slots do,
+// through growth, look-ups and expiry.
+#[test]
+fn huge_page_slots_behave_as_heap_slots() {
+    let base = ConnTableConfig::default().shards(4).seed(9);
+    let mut huge = Lab::with_table(tcp_svc(), &nat2(), base.clone().capacity(40_000).huge_pages(true));
+    let mut heap = Lab::with_table(tcp_svc(), &nat2(), base.huge_pages(false));
+    let flow = |i: u32| {
+        Flow::new(
+            Protocol::Tcp,
+            IpAddr::V4([203, 0, 113, (i % 251) as u8].into()),
+            1024 + (i / 251) as u16,
+            ip(VIP),
+            80,
+        )
+    };
+    // Past the sized capacity, so the huge-page table also grows.
+    for i in 0..60_000 {
+        let (a, b) = (huge.send(flow(i), tcp(TcpFlags::SYN), 0.0), heap.send(flow(i), tcp(TcpFlags::SYN), 0.0));
+        assert_eq!((fwd(&a).dest, state(&a)), (fwd(&b).dest, state(&b)), "{i}");
+    }
+    for i in (0..60_000).step_by(7) {
+        let (a, b) = (huge.send(flow(i), tcp(TcpFlags::ACK), 1.0), heap.send(flow(i), tcp(TcpFlags::ACK), 1.0));
+        assert_eq!((fwd(&a).dest, state(&a)), (fwd(&b).dest, state(&b)), "{i}");
+    }
+    for i in 0..60_000 {
+        assert_eq!(huge.table.lookup(&flow(i), huge.at(2.0)), heap.table.lookup(&flow(i), heap.at(2.0)), "{i}");
+        assert_eq!(huge.table.lookup_dest(&flow(i)), heap.table.lookup_dest(&flow(i)));
+    }
+    assert_eq!(huge.counts(S1), heap.counts(S1));
+    // The arena's memory is counted: at least the slots themselves (40
+    // bytes each, 60 000 connections at most 7/8 full).
+    assert!(huge.table.heap_bytes() >= 60_000 * 40 * 8 / 7, "{}", huge.table.heap_bytes());
+    // SYN_RECV connections expire after 60 s, ESTABLISHED after 900 s.
+    let gone = huge.table.expire(huge.at(61.0));
+    assert_eq!(gone, heap.table.expire(heap.at(61.0)));
+    assert_eq!((huge.table.len(), heap.table.len()), (60_000usize.div_ceil(7), 60_000usize.div_ceil(7)));
+    huge.table.expire(huge.at(902.0));
+    assert!(huge.table.is_empty());
+}
