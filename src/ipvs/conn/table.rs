@@ -130,7 +130,9 @@ pub struct Expired {
 ///   plus 4 bytes per timer handle (one per entry, at most 2 × entries +
 ///   64 per shard), about 110 bytes per template, and about 1 KiB per empty
 ///   shard; `benches/conn.rs` prints the measured [`heap_bytes`] per
-///   connection (about 71 at 1 M IPv4 connections; see the README).
+///   connection (about 74 at 1 M IPv4 connections, 58 at 10 M; see the
+///   README). Large slot segments are on transparent huge pages (see
+///   [`ConnTableConfig::huge_pages`]).
 ///
 /// [`heap_bytes`]: Self::heap_bytes
 #[derive(Debug)]
