@@ -202,6 +202,8 @@ pub enum Operation {
     },
     /// `RTM_GETADDR` dump.
     ListAddresses,
+    /// `RTM_GETLINK` dump.
+    ListLinks,
     /// `RTM_GETLINK` by name.
     LinkIndex(String),
     /// Reading or writing a sysctl (`/proc/sys/...`).
@@ -238,6 +240,7 @@ impl fmt::Display for Operation {
                 write!(f, "delete address {addr}/{prefix_len} from interface {ifindex}")
             }
             Operation::ListAddresses => f.write_str("list addresses"),
+            Operation::ListLinks => f.write_str("list links"),
             Operation::LinkIndex(name) => write!(f, "look up interface {name}"),
             Operation::Sysctl(path) => write!(f, "sysctl {path}"),
         }

@@ -72,28 +72,7 @@ impl NetlinkAddresses {
         msg: RouteNetlinkMessage,
         flags: u16,
     ) -> Result<Vec<RouteNetlinkMessage>, BackendError> {
-        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | flags;
-        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-        for _ in 0..DUMP_ATTEMPTS {
-            let seq = self.sock.next_seq();
-            nl.header.sequence_number = seq;
-            nl.finalize();
-            self.tx.clear();
-            self.tx.resize(nl.buffer_len(), 0);
-            nl.serialize(&mut self.tx);
-            self.sock.send(&self.tx).map_err(io_err(op))?;
-            let mut replies = Replies::default();
-            while !replies.done {
-                let buf = self.sock.recv().map_err(io_err(op))?;
-                replies.read(op, buf, seq, dump)?;
-            }
-            if !replies.interrupted {
-                return Ok(replies.out);
-            }
-        }
-        Err(BackendError::kernel(op.clone(), Errno(libc::EINTR)))
+        transact(&mut self.sock, &mut self.tx, op, msg, flags)
     }
 
     fn address_message(a: &InterfaceAddress, adding: bool) -> AddressMessage {
@@ -158,6 +137,42 @@ pub(crate) fn address_entry(m: &AddressMessage) -> Option<AddressEntry> {
 /// How many times a dump interrupted by concurrent changes is run before
 /// [`NetlinkAddresses`] gives up with `EINTR`.
 const DUMP_ATTEMPTS: usize = 8;
+
+/// Sends `msg` (with `flags` besides `NLM_F_REQUEST`) on `sock` and
+/// collects the replies to it, serializing into `tx`: the request step of
+/// [`NetlinkAddresses`] and of the raw-socket monitor's link and address
+/// dumps. An interrupted dump is run again (see
+/// [`NetlinkAddresses::transact`]).
+pub(crate) fn transact(
+    sock: &mut NlSocket,
+    tx: &mut Vec<u8>,
+    op: &Operation,
+    msg: RouteNetlinkMessage,
+    flags: u16,
+) -> Result<Vec<RouteNetlinkMessage>, BackendError> {
+    let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | flags;
+    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    for _ in 0..DUMP_ATTEMPTS {
+        let seq = sock.next_seq();
+        nl.header.sequence_number = seq;
+        nl.finalize();
+        tx.clear();
+        tx.resize(nl.buffer_len(), 0);
+        nl.serialize(tx);
+        sock.send(tx).map_err(io_err(op))?;
+        let mut replies = Replies::default();
+        while !replies.done {
+            let buf = sock.recv().map_err(io_err(op))?;
+            replies.read(op, buf, seq, dump)?;
+        }
+        if !replies.interrupted {
+            return Ok(replies.out);
+        }
+    }
+    Err(BackendError::kernel(op.clone(), Errno(libc::EINTR)))
+}
 
 /// The replies to one request, collected datagram by datagram.
 #[derive(Debug, Default)]

@@ -15,9 +15,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-};
+use netlink_packet_core::{NLM_F_DUMP, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -26,7 +24,8 @@ use netlink_sys::{Socket, SocketAddr};
 
 use super::error::{RawSocketError, SocketOp};
 use crate::backend::addr::{AddrFlags, AddrScope};
-use crate::backend::netlink::{NlSocket, address_entry};
+use crate::backend::error::{BackendError, Operation};
+use crate::backend::netlink::{NlSocket, address_entry, route_transact};
 use crate::wire::EthernetAddress;
 
 /// `RTMGRP_LINK`.
@@ -221,64 +220,35 @@ impl AsFd for NetlinkMonitor {
     }
 }
 
-/// Runs one dump request on the netlink backend's socket ([`NlSocket`])
-/// and collects the replies, retrying when the kernel says the dump was
-/// interrupted by a change (`NLM_F_DUMP_INTR`).
-fn dump(what: &'static str, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, RawSocketError> {
+/// Runs one dump request through the netlink backend's request step (the
+/// one `NetlinkAddresses` uses): the replies collected, the dump run again
+/// when the kernel says a change interrupted it (`NLM_F_DUMP_INTR`), a
+/// kernel error (also one carried by `NLMSG_DONE`) returned.
+fn dump(
+    what: &'static str,
+    list: Operation,
+    msg: RouteNetlinkMessage,
+) -> Result<Vec<RouteNetlinkMessage>, RawSocketError> {
     let op = SocketOp::Dump(what);
     let mut sock = NlSocket::open(NETLINK_ROUTE).map_err(RawSocketError::io(op.clone()))?;
-    'retry: for _ in 0..8 {
-        let seq = sock.next_seq();
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        header.sequence_number = seq;
-        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg.clone()));
-        nl.finalize();
-        let mut tx = vec![0u8; nl.buffer_len()];
-        nl.serialize(&mut tx);
-        sock.send(&tx).map_err(RawSocketError::io(op.clone()))?;
-        let mut out = Vec::new();
-        let mut interrupted = false;
-        loop {
-            let buf = sock.recv().map_err(RawSocketError::io(op.clone()))?;
-            let mut done = false;
-            each_message(&op, buf, |h, payload| {
-                if h.sequence_number != seq {
-                    return Ok(());
-                }
-                if h.flags & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                match payload {
-                    NetlinkPayload::InnerMessage(m) => out.push(m),
-                    NetlinkPayload::Done(_) => done = true,
-                    NetlinkPayload::Error(e) => {
-                        if let Some(code) = e.code {
-                            return Err(RawSocketError::io(op.clone())(io::Error::from_raw_os_error(
-                                code.get().saturating_neg(),
-                            )));
-                        }
-                        done = true;
-                    }
-                    _ => {}
-                }
-                Ok(())
-            })?;
-            if done {
-                if interrupted {
-                    continue 'retry;
-                }
-                return Ok(out);
-            }
-        }
+    route_transact(&mut sock, &mut Vec::new(), &list, msg, NLM_F_DUMP).map_err(|e| dump_error(op, e))
+}
+
+/// A dump's failure as the monitor reports it: on its own operation, with
+/// the kernel's errno as an I/O error.
+fn dump_error(op: SocketOp, e: BackendError) -> RawSocketError {
+    match e {
+        BackendError::Io { source, .. } => RawSocketError::Io { op, source },
+        BackendError::Kernel { errno, .. } => RawSocketError::Io { op, source: io::Error::from_raw_os_error(errno.0) },
+        BackendError::Decode { reason, .. } => RawSocketError::Decode { op, reason },
+        other => RawSocketError::Backend(other),
     }
-    Err(RawSocketError::Decode { op, reason: "dump interrupted 8 times in a row".into() })
 }
 
 /// Every interface of the caller's network namespace, in the kernel's
 /// order (by index).
 pub fn dump_links() -> Result<Vec<LinkInfo>, RawSocketError> {
-    Ok(dump("links", RouteNetlinkMessage::GetLink(LinkMessage::default()))?
+    Ok(dump("links", Operation::ListLinks, RouteNetlinkMessage::GetLink(LinkMessage::default()))?
         .iter()
         .filter_map(|m| match m {
             RouteNetlinkMessage::NewLink(l) => Some(link_info(l)),
@@ -291,7 +261,7 @@ pub fn dump_links() -> Result<Vec<LinkInfo>, RawSocketError> {
 /// kernel's order (per interface, IPv4 primaries before their
 /// secondaries).
 pub fn dump_addresses() -> Result<Vec<AddrInfo>, RawSocketError> {
-    Ok(dump("addresses", RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
+    Ok(dump("addresses", Operation::ListAddresses, RouteNetlinkMessage::GetAddress(AddressMessage::default()))?
         .iter()
         .filter_map(|m| match m {
             RouteNetlinkMessage::NewAddress(a) => addr_info(a),
@@ -303,6 +273,30 @@ pub fn dump_addresses() -> Result<Vec<AddrInfo>, RawSocketError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dump_errors_name_the_dump() {
+        let op = SocketOp::Dump("links");
+        let kernel = BackendError::kernel(Operation::ListLinks, crate::backend::error::Errno(libc::EPERM));
+        match dump_error(op.clone(), kernel) {
+            RawSocketError::Io { op: o, source } => {
+                assert_eq!((o, source.raw_os_error()), (op.clone(), Some(libc::EPERM)));
+            }
+            e => panic!("{e:?}"),
+        }
+        let bad = BackendError::Decode { op: Operation::ListLinks, reason: "short".into() };
+        assert!(matches!(dump_error(op, bad), RawSocketError::Decode { reason, .. } if reason == "short"));
+    }
+
+    #[test]
+    fn dumps_list_the_loopback() {
+        // Reading the caller's own links and addresses needs no privilege
+        // and sends nothing.
+        let links = dump_links().expect("RTM_GETLINK dump");
+        let lo = links.iter().find(|l| l.name == "lo").expect("every namespace has lo");
+        assert!(lo.index > 0);
+        assert!(dump_addresses().is_ok());
+    }
 
     #[test]
     fn up_means_admin_up_and_running() {

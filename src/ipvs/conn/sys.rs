@@ -201,7 +201,10 @@ fn map_huge(len: usize) -> Option<*mut u8> {
             std::ptr::null_mut(),
             span,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            // Accounted as usual (no MAP_NORESERVE): under strict overcommit
+            // a chunk the system cannot back fails here, and the segment
+            // comes from the global allocator, rather than faulting later.
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
             0,
         )
