@@ -389,7 +389,7 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("conn/{label}"));
         if only("lookup") {
             g.throughput(Throughput::Elements(1));
-            cycling(&mut g, "lookup_hit", 1, |k| table.lookup(&hits[k], t0).map(|e| e.dest));
+            cycling(&mut g, "lookup_hit", 1, |k| table.lookup(&hits[k], t0));
             cycling(&mut g, "lookup_dest_hit", 1, |k| table.lookup_dest(&hits[k]));
             cycling(&mut g, "lookup_miss", 1, |k| table.lookup(&miss_flows[k], t0).is_none());
             g.throughput(Throughput::Elements(BATCH as u64));
@@ -434,7 +434,7 @@ fn bench(c: &mut Criterion) {
         }
         if only("threads") {
             g.throughput(Throughput::Elements(1));
-            threaded_keys(&mut g, "lookup_hit", |k| table.lookup(&hits[k], t0).map(|e| e.dest));
+            threaded_keys(&mut g, "lookup_hit", |k| table.lookup(&hits[k], t0));
             threaded_keys(&mut g, "lookup_dest_hit", |k| table.lookup_dest(&hits[k]));
             threaded_batches(&mut g, "lookup_hit_batch256", &hits, |flows, out| {
                 table.lookup_batch(flows, t0, out);

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 
 use super::dests::DestTable;
 use super::hash::KeyedHash;
-use super::sys::{HugeArena, HugeSlice};
+use super::sys::{HugeArena, HugeSlice, ZeroValid};
 use super::table::template_item;
 use super::template::TemplateStore;
 use super::time::widen;
@@ -33,8 +33,9 @@ use super::wheel::Wheel;
 
 /// An address as the store keeps it: `u32` for IPv4, `u128` for IPv6.
 pub(crate) trait Addr: Copy + Eq + Default + Send + Sync + std::fmt::Debug + 'static {
-    /// Its atomic form in a slot.
-    type Atomic: Default + Send + Sync + std::fmt::Debug;
+    /// Its atomic form in a slot (valid when all zero, so that fresh pages
+    /// are empty slots).
+    type Atomic: Default + Send + Sync + std::fmt::Debug + ZeroValid;
     fn load(a: &Self::Atomic) -> Self;
     fn store(a: &Self::Atomic, v: Self);
     fn from_ip(ip: IpAddr) -> Option<Self>;

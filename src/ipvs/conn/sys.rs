@@ -50,9 +50,13 @@ pub(crate) fn prefetch(p: *const u8, len: usize) {
 /// zero, have no `Drop`, and be `Sync` as a shared slice.
 pub(crate) unsafe trait ZeroValid: Sync {}
 
-// SAFETY: a slot is 32-bit atomics only (an address is one, or four for
-// IPv6), every one of them valid when zero, and a slot of zeros is empty
-// (tag 0 marks a free slot); it has no Drop, and atomics are Sync.
+// SAFETY: an AtomicU32 of zero bytes is 0; no Drop; Sync.
+unsafe impl ZeroValid for std::sync::atomic::AtomicU32 {}
+// SAFETY: four AtomicU32s, as above.
+unsafe impl ZeroValid for super::store::AtomicV6 {}
+// SAFETY: a slot is AtomicU32 fields and two or three addresses of type
+// `A::Atomic`, which `Addr` requires to be ZeroValid; a slot of zeros is
+// empty (tag 0 marks a free slot); no Drop; Sync.
 unsafe impl<A: super::store::Addr> ZeroValid for super::store::Slot<A> {}
 
 /// Size of a transparent huge page on x86_64 and of a PMD on most other
