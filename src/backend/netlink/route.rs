@@ -72,7 +72,7 @@ impl NetlinkAddresses {
         msg: RouteNetlinkMessage,
         flags: u16,
     ) -> Result<Vec<RouteNetlinkMessage>, BackendError> {
-        transact(&mut self.sock, &mut self.tx, op, msg, flags)
+        transact(&mut self.sock, &mut self.tx, op, msg, flags, false)
     }
 
     fn address_message(a: &InterfaceAddress, adding: bool) -> AddressMessage {
@@ -142,13 +142,17 @@ const DUMP_ATTEMPTS: usize = 8;
 /// collects the replies to it, serializing into `tx`: the request step of
 /// [`NetlinkAddresses`] and of the raw-socket monitor's link and address
 /// dumps. An interrupted dump is run again (see
-/// [`NetlinkAddresses::transact`]).
+/// [`NetlinkAddresses::transact`]). With `lenient`, a well-framed message
+/// whose payload netlink-packet-route cannot decode (an attribute it
+/// rejects) is skipped instead of failing the call, as the monitor treats
+/// its events; a datagram that is not well framed fails either way.
 pub(crate) fn transact(
     sock: &mut NlSocket,
     tx: &mut Vec<u8>,
     op: &Operation,
     msg: RouteNetlinkMessage,
     flags: u16,
+    lenient: bool,
 ) -> Result<Vec<RouteNetlinkMessage>, BackendError> {
     let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
     let mut header = NetlinkHeader::default();
@@ -162,7 +166,7 @@ pub(crate) fn transact(
         tx.resize(nl.buffer_len(), 0);
         nl.serialize(tx);
         sock.send(tx).map_err(io_err(op))?;
-        let mut replies = Replies::default();
+        let mut replies = Replies { lenient, ..Replies::default() };
         while !replies.done {
             let buf = sock.recv().map_err(io_err(op))?;
             replies.read(op, buf, seq, dump)?;
@@ -183,6 +187,8 @@ struct Replies {
     done: bool,
     /// A reply carried `NLM_F_DUMP_INTR`.
     interrupted: bool,
+    /// Skip a well-framed message whose payload does not decode.
+    lenient: bool,
 }
 
 impl Replies {
@@ -193,9 +199,13 @@ impl Replies {
         let mut off = 0;
         while off < buf.len() {
             let len = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| decode_err(op, e))?.length() as usize;
-            let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len])
-                .map_err(|e| decode_err(op, e))?;
+            let decoded = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len]);
             off += (len + 3) & !3;
+            let msg = match decoded {
+                Ok(m) => m,
+                Err(_) if self.lenient => continue,
+                Err(e) => return Err(decode_err(op, e)),
+            };
             if msg.header.sequence_number != seq {
                 continue;
             }
@@ -353,5 +363,38 @@ mod tests {
         push(&mut buf, 6, NLM_F_MULTIPART, addr(1));
         let err = Replies::default().read(&op, &buf[..buf.len() - 6], 6, true).unwrap_err();
         assert!(matches!(err, BackendError::Decode { .. }), "{err:?}");
+    }
+
+    /// A well-framed RTM_NEWLINK whose body is too short for its
+    /// `ifinfomsg`: framing fine, payload undecodable.
+    fn undecodable_link(buf: &mut Vec<u8>, seq: u32) {
+        let len: u32 = 16 + 4;
+        buf.extend_from_slice(&len.to_ne_bytes());
+        buf.extend_from_slice(&16u16.to_ne_bytes()); // RTM_NEWLINK
+        buf.extend_from_slice(&NLM_F_MULTIPART.to_ne_bytes());
+        buf.extend_from_slice(&seq.to_ne_bytes());
+        buf.extend_from_slice(&0u32.to_ne_bytes());
+        buf.extend_from_slice(&[0; 4]);
+    }
+
+    #[test]
+    fn lenient_reading_skips_an_undecodable_message_only() {
+        let op = Operation::ListLinks;
+        let mut buf = Vec::new();
+        push(&mut buf, 8, NLM_F_MULTIPART, addr(1));
+        undecodable_link(&mut buf, 8);
+        push(&mut buf, 8, NLM_F_MULTIPART, addr(2));
+        push(&mut buf, 8, NLM_F_MULTIPART, NetlinkPayload::Done(DoneMessage::default()));
+        // Strict (NetlinkAddresses): the call fails, naming the operation.
+        let err = Replies::default().read(&op, &buf, 8, true).unwrap_err();
+        assert!(matches!(err, BackendError::Decode { op: Operation::ListLinks, .. }), "{err:?}");
+        // Lenient (the monitor's dumps): the others are kept.
+        let mut r = Replies { lenient: true, ..Replies::default() };
+        r.read(&op, &buf, 8, true).unwrap();
+        assert!(r.done);
+        assert_eq!(r.out.len(), 2);
+        // A datagram that is not well framed fails either way.
+        let mut r = Replies { lenient: true, ..Replies::default() };
+        assert!(r.read(&op, &buf[..buf.len() - 6], 8, true).is_err());
     }
 }

@@ -231,13 +231,18 @@ fn dump(
 ) -> Result<Vec<RouteNetlinkMessage>, RawSocketError> {
     let op = SocketOp::Dump(what);
     let mut sock = NlSocket::open(NETLINK_ROUTE).map_err(RawSocketError::io(op.clone()))?;
-    route_transact(&mut sock, &mut Vec::new(), &list, msg, NLM_F_DUMP).map_err(|e| dump_error(op, e))
+    route_transact(&mut sock, &mut Vec::new(), &list, msg, NLM_F_DUMP, true).map_err(|e| dump_error(op, e))
 }
 
 /// A dump's failure as the monitor reports it: on its own operation, with
-/// the kernel's errno as an I/O error.
+/// the kernel's errno as an I/O error, and a dump interrupted on every
+/// attempt (the request step's `EINTR`) as a decoding failure, not as an
+/// `Interrupted` I/O error that callers would retry at once.
 fn dump_error(op: SocketOp, e: BackendError) -> RawSocketError {
     match e {
+        BackendError::Kernel { errno, .. } if errno.0 == libc::EINTR => {
+            RawSocketError::Decode { op, reason: "dump interrupted by changes on every attempt".into() }
+        }
         BackendError::Io { source, .. } => RawSocketError::Io { op, source },
         BackendError::Kernel { errno, .. } => RawSocketError::Io { op, source: io::Error::from_raw_os_error(errno.0) },
         BackendError::Decode { reason, .. } => RawSocketError::Decode { op, reason },
@@ -284,6 +289,8 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+        let intr = BackendError::kernel(Operation::ListLinks, crate::backend::error::Errno(libc::EINTR));
+        assert!(matches!(dump_error(op.clone(), intr), RawSocketError::Decode { .. }));
         let bad = BackendError::Decode { op: Operation::ListLinks, reason: "short".into() };
         assert!(matches!(dump_error(op, bad), RawSocketError::Decode { reason, .. } if reason == "short"));
     }

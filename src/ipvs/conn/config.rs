@@ -127,20 +127,31 @@ pub struct ConnTableConfig {
     pub capacity: usize,
     /// The initial sysctls.
     pub sysctls: Sysctls,
-    /// Whether large slot segments (16 KiB and more: every segment of a
-    /// table past roughly 100 000 connections at 256 shards) are mapped on
-    /// transparent huge pages (2 MiB-aligned anonymous memory advised
-    /// `MADV_HUGEPAGE`) instead of taken from the global allocator. Slots are
-    /// read at random, one cache line per look-up, and on 4 KiB pages nearly
-    /// every such read of a large table also misses the TLB; on 2 MiB pages
-    /// it does not. The kernel honours the advice when
+    /// Whether large slot segments (16 KiB and more: with 256 shards, the
+    /// slots past the first 1 024 of each shard, so from about 230 000 IPv4
+    /// or 115 000 IPv6 connections on) are mapped on transparent huge pages
+    /// (2 MiB-aligned anonymous memory advised `MADV_HUGEPAGE`) instead of
+    /// taken from the global allocator. Slots are read at random, one cache
+    /// line per look-up, and on 4 KiB pages nearly every such read of a
+    /// large table also misses the TLB; on 2 MiB pages it does not.
+    ///
+    /// The kernel honours the advice when
     /// `/sys/kernel/mm/transparent_hugepage/enabled` is `always` or
-    /// `madvise`, and falls back to small pages otherwise; a table then
-    /// commits its memory 2 MiB at a time (at most one partly used huge page
-    /// per mapping, and O(log n) mappings). Linux only: elsewhere, or when
-    /// a mapping fails, segments come from the global allocator. Default
-    /// `true` (the kernel's own table is on the slab, in the kernel's
-    /// huge-page direct map).
+    /// `madvise`, and falls back to small pages otherwise. Memory becomes
+    /// resident 2 MiB at a time as slots are first written (at most one
+    /// partly used huge page per mapping). The mappings grow geometrically
+    /// up to 256 MiB each, then one per 256 MiB. Each mapping is charged in
+    /// full against the commit limit when it is made, so under strict
+    /// overcommit (`vm.overcommit_memory = 2`) a table can be charged up to
+    /// about twice the slot memory it uses; a mapping the system refuses
+    /// makes that segment come from the global allocator instead. With THP's
+    /// default `defrag` setting (`madvise`), a first write to a huge page
+    /// may compact memory directly, which can stall the growth of a shard
+    /// (under its lock) when memory is fragmented; size the table with
+    /// [`capacity`](Self::capacity) to do that work up front, or turn this
+    /// off. Linux only: elsewhere segments come from the global allocator.
+    /// Default `true` (the kernel's own table is on the slab, in the
+    /// kernel's huge-page direct map).
     pub huge_pages: bool,
 }
 

@@ -75,9 +75,13 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 /// segments live as long as the table), so a chunk is unmapped only when
 /// the last [`HugeSlice`] carved from it is dropped. Chunks grow
 /// geometrically (2 MiB, then the size mapped so far, at most 256 MiB), so
-/// a table of n bytes of slots maps O(log n) chunks. Memory is committed by
-/// the kernel page by page (huge page by huge page) as slots are first
-/// written; untouched mapped space costs no memory.
+/// a table of n bytes of slots maps O(log n) chunks up to 256 MiB and then
+/// one per 256 MiB; a request that does not fit the last chunk's rest gets
+/// a new chunk and that rest stays unused. Pages become resident (huge page
+/// by huge page) as slots are first written; untouched mapped space is not
+/// resident, but each mapping is charged in full against the commit limit
+/// when it is made (strict overcommit refuses it then, and the caller falls
+/// back).
 ///
 /// Linux only; elsewhere, or when a mapping fails, callers fall back to the
 /// global allocator.
@@ -154,9 +158,10 @@ impl HugeArena {
         Some(HugeSlice { ptr: ptr.cast(), len, _arena: self.clone() })
     }
 
-    /// Bytes of chunks touched or handed out, rounded up to whole huge
-    /// pages per chunk: what the arena can make resident.
-    pub(crate) fn committed_bytes(&self) -> usize {
+    /// Bytes handed out, rounded up to whole huge pages per chunk: the most
+    /// the arena's slots can make resident (the commit charge of its
+    /// mappings is their whole length, which can be larger).
+    pub(crate) fn resident_bound_bytes(&self) -> usize {
         self.chunks.lock().iter().map(|c| c.used.next_multiple_of(HUGE_PAGE)).sum()
     }
 
@@ -216,25 +221,27 @@ fn map_huge(len: usize) -> Option<*mut u8> {
     if raw == libc::MAP_FAILED {
         return None;
     }
-    let start = raw as usize;
-    let aligned = start.next_multiple_of(HUGE_PAGE);
-    let head = aligned - start;
+    let raw = raw.cast::<u8>();
+    let head = (raw as usize).next_multiple_of(HUGE_PAGE) - raw as usize;
     let tail = span - head - len;
+    // SAFETY: `head < HUGE_PAGE <= span - len`, so both offsets stay inside
+    // the mapping just made.
+    let (aligned, end) = unsafe { (raw.add(head), raw.add(head + len)) };
     // The unaligned head and the tail beyond `len` go back to the kernel.
     // SAFETY: both ranges lie inside the mapping just made, which nothing
     // else refers to yet.
     unsafe {
         if head > 0 {
-            libc::munmap(raw, head);
+            libc::munmap(raw.cast(), head);
         }
         if tail > 0 {
-            libc::munmap((aligned + len) as *mut libc::c_void, tail);
+            libc::munmap(end.cast(), tail);
         }
         // Advice only: a kernel without transparent huge pages refuses it
         // and the chunk stays on 4 KiB pages.
-        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        libc::madvise(aligned.cast(), len, libc::MADV_HUGEPAGE);
     }
-    Some(aligned as *mut u8)
+    Some(aligned)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -254,7 +261,7 @@ fn unmap(base: *mut u8, len: usize) {
 #[cfg(not(target_os = "linux"))]
 fn unmap(_base: *mut u8, _len: usize) {}
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use std::sync::Arc;
@@ -281,7 +288,7 @@ mod tests {
         }
         c[HUGE_PAGE - 1].0.store(7, Relaxed);
         assert_eq!(arena.used_bytes(), 4032 + 64 + 4 * HUGE_PAGE);
-        assert_eq!(arena.committed_bytes(), HUGE_PAGE + 4 * HUGE_PAGE);
+        assert_eq!(arena.resident_bound_bytes(), HUGE_PAGE + 4 * HUGE_PAGE);
         drop(arena);
         // The slices keep the mapping alive.
         assert_eq!(a[999].0.load(Relaxed), 999);

@@ -784,7 +784,7 @@ impl ConnTable {
                 })
                 .sum()
         }
-        of::<u32>(self) + of::<u128>(self) + self.arena.as_ref().map_or(0, |a| a.committed_bytes())
+        of::<u32>(self) + of::<u128>(self) + self.arena.as_ref().map_or(0, |a| a.resident_bound_bytes())
     }
 }
 
