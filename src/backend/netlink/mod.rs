@@ -26,4 +26,4 @@ pub(crate) use route::{address_entry, transact as route_transact};
 pub(crate) use socket::NlSocket;
 
 pub use ipvs::NetlinkIpvs;
-pub use route::NetlinkAddresses;
+pub use route::{AddressDumpPart, NetlinkAddresses};

@@ -75,6 +75,28 @@ impl NetlinkAddresses {
         transact(&mut self.sock, &mut self.tx, op, msg, flags, false)
     }
 
+    /// Decodes one datagram of the kernel's replies to an `RTM_GETADDR`
+    /// dump whose request had sequence number `seq`, as
+    /// [`addresses`](AddressBackend::addresses) reads them: messages of
+    /// other requests are skipped, a kernel error (also one carried by
+    /// `NLMSG_DONE`) is returned as [`BackendError::Kernel`], anything
+    /// malformed as [`BackendError::Decode`]. For capture tools and tests,
+    /// and what the `netlink_route_reply` fuzz target drives: any input
+    /// gives a value or an error, never a panic.
+    pub fn decode_dump(buf: &[u8], seq: u32) -> Result<AddressDumpPart, BackendError> {
+        let mut r = Replies::default();
+        r.read(&Operation::ListAddresses, buf, seq, true)?;
+        let addresses = r
+            .out
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => address_entry(a),
+                _ => None,
+            })
+            .collect();
+        Ok(AddressDumpPart { addresses, done: r.done, interrupted: r.interrupted })
+    }
+
     fn address_message(a: &InterfaceAddress, adding: bool) -> AddressMessage {
         let mut m = AddressMessage::default();
         m.header.family = if a.addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
@@ -176,6 +198,20 @@ pub(crate) fn transact(
         }
     }
     Err(BackendError::kernel(op.clone(), Errno(libc::EINTR)))
+}
+
+/// What one datagram of replies to an address dump carries
+/// ([`NetlinkAddresses::decode_dump`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddressDumpPart {
+    /// The addresses, in the kernel's order.
+    pub addresses: Vec<AddressEntry>,
+    /// The dump's final message (`NLMSG_DONE`) was in this datagram.
+    pub done: bool,
+    /// The kernel marked a reply as interrupted by a change
+    /// (`NLM_F_DUMP_INTR`): the whole dump must be run again.
+    pub interrupted: bool,
 }
 
 /// The replies to one request, collected datagram by datagram.
