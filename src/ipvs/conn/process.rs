@@ -35,7 +35,7 @@ use super::sctp::{SctpState, chunk};
 use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
-use super::store::{Addr, Entry, Key, NO_TEMPLATE, flag};
+use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, flag};
 use super::table::{ConnTable, Family, conn_tag, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
@@ -279,22 +279,18 @@ impl ConnTable {
         now: Instant,
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
-        let Some(k) = Key::<A>::of_flow(flow) else {
+        let Some((k, tag, sh)) = self.place::<A>(flow) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
-        let Key { proto, caddr, cport, vaddr, .. } = k;
+        let Key { caddr, cport, vaddr, .. } = k;
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
-        let h = A::hash(&self.hash, proto, caddr, cport);
-        let tag = conn_tag(h);
-        let si = self.shard_of(h);
-        let sh = &A::shards(self)[si];
         // A lost race (another thread created the same connection while this
         // one scheduled) goes round once more and finds it. Each round that
         // loses means another thread's insert won, so this ends.
         loop {
             if cport != 0 {
-                if let Some(v) = self.input_hit::<A>(pkt, si, tag, &k, n, &sys) {
+                if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
                     return Ok(v);
                 }
             }
@@ -361,13 +357,13 @@ impl ConnTable {
     fn input_hit<A: Family>(
         &self,
         pkt: &Packet,
-        si: usize,
+        sh: &Shard<A>,
         tag: u32,
         k: &Key<A>,
         n: u64,
         sys: &Sysctls,
     ) -> Option<Verdict> {
-        let mut w = A::shards(self)[si].write();
+        let mut w = sh.write();
         let i = w.find(tag, k)?;
         let mut e = w.get(i);
         let (available, weight) = w.g.dests.get(e.dest).map_or((false, 0), |d| (d.is_available(), d.weight()));

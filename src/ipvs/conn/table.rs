@@ -328,7 +328,7 @@ impl ConnTable {
 
     /// The key of a client packet's flow, its hash tag and its shard.
     #[inline]
-    fn place<A: Family>(&self, flow: &Flow) -> Option<(Key<A>, u32, &Shard<A>)> {
+    pub(super) fn place<A: Family>(&self, flow: &Flow) -> Option<(Key<A>, u32, &Shard<A>)> {
         let k = Key::<A>::of_flow(flow)?;
         let h = A::hash(&self.hash, k.proto, k.caddr, k.cport);
         Some((k, conn_tag(h), &A::shards(self)[self.shard_of(h)]))

@@ -39,6 +39,22 @@ pub(crate) trait LoadStructure {
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize);
 }
 
+/// The leaf of `dests[index]` in a structure of `n` leaves kept in link
+/// order (the kernel links new servers at the head of its list, so leaf `j`
+/// is list index `n - 1 - j`), or `None` when the list and the structure
+/// disagree and the structure must be rebuilt.
+#[inline]
+fn leaf_of(n: usize, dests: &[Arc<Dest>], index: usize) -> Option<usize> {
+    (dests.len() == n && index < n).then(|| n - 1 - index)
+}
+
+/// Whether linking `dests[index]` onto a structure of `n` leaves is a link
+/// at the head, which appends leaf `n`; anything else needs a rebuild.
+#[inline]
+fn head_link(n: usize, dests: &[Arc<Dest>], index: usize) -> bool {
+    index == 0 && dests.len() == n + 1
+}
+
 /// An index that is kept only while the service has at least `from`
 /// servers: below that the kernel's scan is as fast as the index's upkeep
 /// (see the benches), so the scheduler scans instead. `None` inside: the
@@ -211,7 +227,7 @@ impl<K: Rank> LoadStructure for LoadIndex<K> {
     /// `dests[index]` was linked: O(log n) for a link at the head.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.keys.len();
-        if index != 0 || dests.len() != n + 1 || n == self.cap {
+        if !head_link(n, dests, index) || n == self.cap {
             self.rebuild(dests);
             return;
         }
@@ -226,12 +242,10 @@ impl<K: Rank> LoadStructure for LoadIndex<K> {
 
     /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.keys.len();
-        if dests.len() != n || index >= n {
-            self.rebuild(dests);
-            return;
+        match leaf_of(self.keys.len(), dests, index) {
+            Some(j) => self.set(j, &dests[index]),
+            None => self.rebuild(dests),
         }
-        self.set(n - 1 - index, &dests[index]);
     }
 }
 
@@ -446,7 +460,7 @@ impl LoadStructure for WeightSums {
     /// `dests[index]` was linked.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.weights.len();
-        if index != 0 || dests.len() != n + 1 {
+        if !head_link(n, dests, index) {
             self.rebuild(dests);
             return;
         }
@@ -467,11 +481,10 @@ impl LoadStructure for WeightSums {
     /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.weights.len();
-        if dests.len() != n || index >= n {
+        let Some(j) = leaf_of(n, dests, index) else {
             self.rebuild(dests);
             return;
-        }
-        let j = n - 1 - index;
+        };
         let w = Self::weight_of(&dests[index]);
         let old = self.weights[j];
         if w == old {
@@ -512,7 +525,7 @@ impl Underloaded {
     }
 
     pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if index != 0 || dests.len() != self.under.len() + 1 {
+        if !head_link(self.under.len(), dests, index) {
             self.rebuild(dests);
             return;
         }
@@ -522,12 +535,10 @@ impl Underloaded {
     }
 
     pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let n = self.under.len();
-        if dests.len() != n || index >= n {
+        let Some(j) = leaf_of(self.under.len(), dests, index) else {
             self.rebuild(dests);
             return;
-        }
-        let j = n - 1 - index;
+        };
         let u = Self::test(&dests[index]);
         if u != self.under[j] {
             self.under[j] = u;
