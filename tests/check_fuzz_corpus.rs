@@ -2,24 +2,13 @@
 //! the targets' own bodies (`lvskit::check::fuzzing`), so CI catches
 //! regressions without nightly.
 
-use std::path::Path;
+mod corpus_support;
 
+use corpus_support::corpus;
 use lvskit::check::fuzzing::{self, HttpFed};
 use lvskit::check::http::MAX_HEAD;
 use lvskit::check::spec::UrlSpec;
 use lvskit::check::{dns, icmp};
-
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "empty corpus {target}");
-    v
-}
 
 #[test]
 fn check_http_response() {

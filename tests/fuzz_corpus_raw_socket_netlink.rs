@@ -5,8 +5,11 @@
 //! netlink-packet-route decode to the same [`NetEvent`]s.
 #![cfg(all(feature = "raw-socket", target_os = "linux"))]
 
+mod corpus_support;
+
 use std::net::IpAddr;
 
+use corpus_support::corpus;
 use lvskit::backend::raw_socket::{AddrInfo, LinkInfo, NetEvent, NetlinkMonitor};
 use lvskit::backend::{AddrFlags, AddrScope};
 use lvskit::wire::EthernetAddress;
@@ -18,11 +21,9 @@ use proptest::prelude::*;
 
 #[test]
 fn corpus_decodes_without_panicking() {
-    let dir = format!("{}/fuzz/corpus/raw_socket_netlink", env!("CARGO_MANIFEST_DIR"));
     let mut events = Vec::new();
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
-        let data = std::fs::read(entry.expect("entry").path()).expect("read");
+    for (_, data) in corpus("raw_socket_netlink") {
         let _ = NetlinkMonitor::decode(&data, &mut events);
         n += 1;
     }

@@ -5,16 +5,15 @@
 #[path = "../fuzz/vrrp_checks.rs"]
 mod checks;
 
-use std::path::Path;
+mod corpus_support;
+
+use corpus_support::corpus;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        let data = std::fs::read(&path).unwrap();
+    for (name, data) in corpus(target) {
         let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails", path.display());
+        assert!(outcome.is_ok(), "{target}: {name} fails");
         n += 1;
     }
     assert!(n > 0, "{target}: empty corpus");

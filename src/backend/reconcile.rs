@@ -551,25 +551,9 @@ impl<B: IpvsBackend> Reconciler<B> {
 
 /// Applies an operation's effect to a remembered table.
 fn remember(table: &mut BTreeMap<ServiceKey, ServiceSnapshot>, op: &IpvsOp) {
-    let blank = |config: DestConfig| DestSnapshot {
-        config,
-        active_conns: 0,
-        inactive_conns: 0,
-        persistent_conns: 0,
-        stats: Default::default(),
-        rates: Default::default(),
-    };
     match op {
         IpvsOp::AddService(c) => {
-            table.insert(
-                c.key,
-                ServiceSnapshot {
-                    config: c.clone(),
-                    dests: Vec::new(),
-                    stats: Default::default(),
-                    rates: Default::default(),
-                },
-            );
+            table.insert(c.key, ServiceSnapshot::idle(c.clone(), Vec::new()));
         }
         IpvsOp::EditService(c) => {
             if let Some(s) = table.get_mut(&c.key) {
@@ -581,7 +565,7 @@ fn remember(table: &mut BTreeMap<ServiceKey, ServiceSnapshot>, op: &IpvsOp) {
         }
         IpvsOp::AddDest(k, d) => {
             if let Some(s) = table.get_mut(k) {
-                s.dests.insert(0, blank(*d));
+                s.dests.insert(0, DestSnapshot::idle(*d));
             }
         }
         IpvsOp::EditDest(k, d) => {

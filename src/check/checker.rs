@@ -52,7 +52,6 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 
 use crate::ipvs::snapshot::{DestSnapshot, ServiceSnapshot};
-use crate::ipvs::stats::{Rates, Stats};
 use crate::ipvs::{DestConfig, ServiceConfig, ServiceKey};
 
 use super::CheckError;
@@ -310,23 +309,7 @@ impl DesiredService {
     /// As a snapshot with zero counters, for reconcilers that compare
     /// snapshots.
     pub fn to_snapshot(&self) -> ServiceSnapshot {
-        ServiceSnapshot {
-            config: self.config.clone(),
-            dests: self
-                .dests
-                .iter()
-                .map(|d| DestSnapshot {
-                    config: *d,
-                    active_conns: 0,
-                    inactive_conns: 0,
-                    persistent_conns: 0,
-                    stats: Stats::default(),
-                    rates: Rates::default(),
-                })
-                .collect(),
-            stats: Stats::default(),
-            rates: Rates::default(),
-        }
+        ServiceSnapshot::idle(self.config.clone(), self.dests.iter().map(|&d| DestSnapshot::idle(d)).collect())
     }
 }
 

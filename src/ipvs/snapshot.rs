@@ -27,6 +27,21 @@ pub struct DestSnapshot {
     pub rates: Rates,
 }
 
+impl DestSnapshot {
+    /// `config` with every counter at zero: a server as a table holds it
+    /// before any traffic (what reconcilers compare desired pools as).
+    pub(crate) fn idle(config: DestConfig) -> Self {
+        DestSnapshot {
+            config,
+            active_conns: 0,
+            inactive_conns: 0,
+            persistent_conns: 0,
+            stats: Stats::default(),
+            rates: Rates::default(),
+        }
+    }
+}
+
 /// One virtual service with its real servers (in the kernel's list order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSnapshot {
@@ -38,6 +53,13 @@ pub struct ServiceSnapshot {
     pub stats: Stats,
     /// Rate estimates.
     pub rates: Rates,
+}
+
+impl ServiceSnapshot {
+    /// `config` with `dests` and every counter at zero.
+    pub(crate) fn idle(config: ServiceConfig, dests: Vec<DestSnapshot>) -> Self {
+        ServiceSnapshot { config, dests, stats: Stats::default(), rates: Rates::default() }
+    }
 }
 
 /// The three protocol timeouts `ipvsadm --set tcp tcpfin udp` changes, in

@@ -21,7 +21,7 @@ mod route;
 mod socket;
 
 #[cfg(feature = "raw-socket")]
-pub(crate) use route::{address_entry, transact as route_transact};
+pub(crate) use route::{address_entry, for_each_message, transact as route_transact};
 #[cfg(feature = "raw-socket")]
 pub(crate) use socket::NlSocket;
 

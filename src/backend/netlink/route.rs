@@ -86,14 +86,7 @@ impl NetlinkAddresses {
     pub fn decode_dump(buf: &[u8], seq: u32) -> Result<AddressDumpPart, BackendError> {
         let mut r = Replies::default();
         r.read(&Operation::ListAddresses, buf, seq, true)?;
-        let addresses = r
-            .out
-            .iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewAddress(a) => address_entry(a),
-                _ => None,
-            })
-            .collect();
+        let addresses = address_entries(&r.out).collect();
         Ok(AddressDumpPart { addresses, done: r.done, interrupted: r.interrupted })
     }
 
@@ -232,40 +225,74 @@ impl Replies {
     /// request `seq` (others, e.g. late answers to an abandoned request,
     /// are skipped). An error the kernel returns ends the call.
     fn read(&mut self, op: &Operation, buf: &[u8], seq: u32, dump: bool) -> Result<(), BackendError> {
-        let mut off = 0;
-        while off < buf.len() {
-            let len = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| decode_err(op, e))?.length() as usize;
-            let decoded = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len]);
-            off += (len + 3) & !3;
-            let msg = match decoded {
-                Ok(m) => m,
-                Err(_) if self.lenient => continue,
-                Err(e) => return Err(decode_err(op, e)),
-            };
-            if msg.header.sequence_number != seq {
-                continue;
-            }
-            if msg.header.flags & NLM_F_DUMP_INTR != 0 {
-                self.interrupted = true;
-            }
-            match msg.payload {
-                NetlinkPayload::InnerMessage(m) => self.out.push(m),
-                NetlinkPayload::Error(e) => match e.code {
-                    None if !dump => self.done = true,
-                    None => {}
-                    Some(code) => return Err(BackendError::kernel(op.clone(), Errno(code.get().saturating_neg()))),
-                },
-                NetlinkPayload::Done(d) => {
-                    if d.code < 0 {
-                        return Err(BackendError::kernel(op.clone(), Errno(d.code.saturating_neg())));
-                    }
-                    self.done = true;
+        for_each_message(
+            buf,
+            self.lenient,
+            |reason| decode_err(op, reason),
+            |msg| {
+                if msg.header.sequence_number != seq {
+                    return Ok(());
                 }
-                _ => {}
-            }
-        }
-        Ok(())
+                if msg.header.flags & NLM_F_DUMP_INTR != 0 {
+                    self.interrupted = true;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => self.out.push(m),
+                    NetlinkPayload::Error(e) => match e.code {
+                        None if !dump => self.done = true,
+                        None => {}
+                        Some(code) => return Err(BackendError::kernel(op.clone(), Errno(code.get().saturating_neg()))),
+                    },
+                    NetlinkPayload::Done(d) => {
+                        if d.code < 0 {
+                            return Err(BackendError::kernel(op.clone(), Errno(d.code.saturating_neg())));
+                        }
+                        self.done = true;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
     }
+}
+
+/// Walks the netlink messages of one datagram of rtnetlink, calling `f`
+/// with each that netlink-packet-route decodes, until `f` fails. A message
+/// whose framing is broken (a header that does not fit;
+/// `NetlinkBuffer::new_checked` also refuses a length below the header's or
+/// past the datagram's end) ends the walk with `bad(reason)`; a well-framed
+/// message whose payload does not decode (an attribute the crate rejects)
+/// is skipped when `lenient`, and ends the walk with `bad(reason)`
+/// otherwise. Shared by the request step's [`Replies`] and the raw-socket
+/// monitor's notifications.
+pub(crate) fn for_each_message<E>(
+    buf: &[u8],
+    lenient: bool,
+    bad: impl Fn(String) -> E,
+    mut f: impl FnMut(NetlinkMessage<RouteNetlinkMessage>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut off = 0;
+    while off < buf.len() {
+        let len = NetlinkBuffer::new_checked(&buf[off..]).map_err(|e| bad(e.to_string()))?.length() as usize;
+        let decoded = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len]);
+        off += (len + 3) & !3;
+        match decoded {
+            Ok(m) => f(m)?,
+            Err(_) if lenient => {}
+            Err(e) => return Err(bad(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// The addresses among `msgs` (their `RTM_NEWADDR` messages, decoded by
+/// [`address_entry`]), in order.
+fn address_entries(msgs: &[RouteNetlinkMessage]) -> impl Iterator<Item = AddressEntry> + '_ {
+    msgs.iter().filter_map(|m| match m {
+        RouteNetlinkMessage::NewAddress(a) => address_entry(a),
+        _ => None,
+    })
 }
 
 impl AddressBackend for NetlinkAddresses {
@@ -301,14 +328,8 @@ impl AddressBackend for NetlinkAddresses {
     fn addresses(&mut self, ifindex: Option<u32>) -> Result<Vec<AddressEntry>, BackendError> {
         let op = Operation::ListAddresses;
         let replies = self.transact(&op, RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP)?;
-        let mut out: Vec<AddressEntry> = replies
-            .iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewAddress(m) => address_entry(m),
-                _ => None,
-            })
-            .filter(|e| ifindex.is_none_or(|i| e.address.ifindex == i))
-            .collect();
+        let mut out: Vec<AddressEntry> =
+            address_entries(&replies).filter(|e| ifindex.is_none_or(|i| e.address.ifindex == i)).collect();
         sort_addresses(&mut out);
         Ok(out)
     }

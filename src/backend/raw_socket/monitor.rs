@@ -15,7 +15,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use netlink_packet_core::{NLM_F_DUMP, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{NLM_F_DUMP, NetlinkPayload};
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -25,7 +25,7 @@ use netlink_sys::{Socket, SocketAddr};
 use super::error::{RawSocketError, SocketOp};
 use crate::backend::addr::{AddrFlags, AddrScope};
 use crate::backend::error::{BackendError, Operation};
-use crate::backend::netlink::{NlSocket, address_entry, route_transact};
+use crate::backend::netlink::{NlSocket, address_entry, for_each_message, route_transact};
 use crate::wire::EthernetAddress;
 
 /// `RTMGRP_LINK`.
@@ -131,30 +131,6 @@ fn event(msg: RouteNetlinkMessage) -> Option<NetEvent> {
     })
 }
 
-/// Decodes the netlink messages of one datagram, calling `f` on each.
-fn each_message(
-    op: &SocketOp,
-    buf: &[u8],
-    mut f: impl FnMut(NetlinkHeader, NetlinkPayload<RouteNetlinkMessage>) -> Result<(), RawSocketError>,
-) -> Result<(), RawSocketError> {
-    let mut off = 0;
-    while off < buf.len() {
-        let len = NetlinkBuffer::new_checked(&buf[off..])
-            .map_err(|e| RawSocketError::Decode { op: op.clone(), reason: e.to_string() })?
-            .length() as usize;
-        if len == 0 || off + len > buf.len() {
-            break;
-        }
-        // A message netlink-packet-route cannot decode (an attribute it
-        // rejects) is skipped, not fatal: the others still count.
-        if let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..off + len]) {
-            f(msg.header, msg.payload)?;
-        }
-        off += (len + 3) & !3;
-    }
-    Ok(())
-}
-
 /// Subscribes to link and IPv4/IPv6 address changes, in the caller's
 /// network namespace. Non-blocking: poll its descriptor, then
 /// [`recv`](Self::recv).
@@ -184,8 +160,9 @@ impl NetlinkMonitor {
     /// kept in `out`. Pure: [`recv`](Self::recv) uses it on what the kernel
     /// sends, and the fuzz target `raw_socket_netlink` on anything.
     pub fn decode(datagram: &[u8], out: &mut Vec<NetEvent>) -> Result<(), RawSocketError> {
-        each_message(&SocketOp::Monitor, datagram, |_, payload| {
-            if let NetlinkPayload::InnerMessage(m) = payload {
+        let bad = |reason| RawSocketError::Decode { op: SocketOp::Monitor, reason };
+        for_each_message(datagram, true, bad, |msg| {
+            if let NetlinkPayload::InnerMessage(m) = msg.payload {
                 if let Some(e) = event(m) {
                     out.push(e);
                 }
