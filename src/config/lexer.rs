@@ -434,7 +434,8 @@ pub(crate) static PLAIN_CLASS: [u8; 256] = {
 pub(crate) struct Plain {
     /// The whole physical line.
     pub(crate) line: Span,
-    /// Its words, blanks trimmed.
+    /// Its words, blanks trimmed (empty, at the line's start, when it has
+    /// none).
     pub(crate) words: Span,
     /// A final `{` or `}`.
     pub(crate) brace: Option<(u8, Span)>,
@@ -1513,21 +1514,18 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             return None;
         }
         let adv = line_len + usize::from(newline);
-        let first = words.first().map_or(start, |w| w.0 as usize);
-        match text.get(first) {
-            Some(b'@' | b'~') if !words.is_empty() => return None,
-            // `include` and its variants (`includea` ...).
-            _ if !words.is_empty() && text[first..].starts_with(b"include") => return None,
-            _ => {}
+        if let Some(&(first, _)) = words.first() {
+            let first = first as usize;
+            // Conditional and sequence lines, and `include` with its variants
+            // (`includea` ...).
+            if matches!(text[first], b'@' | b'~') || text[first..].starts_with(b"include") {
+                return None;
+            }
         }
         let s = start as u32;
         let (w0, w1) = match (words.first(), words.last()) {
             (Some(a), Some(b)) => (a.0, b.1),
-            _ => {
-                let lead = text[start..start + line_len].iter().take_while(|&&b| is_blank(b)).count();
-                let at = s + lead.min(brace.map_or(line_len, |b| b - start)) as u32;
-                (at, at)
-            }
+            _ => (s, s),
         };
         let plain = Plain {
             line: Span::new(file, s, s + line_len as u32),

@@ -134,6 +134,9 @@ impl ServiceFlags {
     /// `mh-port`: mh hashes the source port too.
     pub const MH_PORT: Self = Self::SCHED2;
 
+    /// The three scheduler flags (what `ipvsadm -b` sets).
+    pub(crate) const SCHED_FLAGS: Self = Self::SCHED1.union(Self::SCHED2).union(Self::SCHED3);
+
     /// Flags from the kernel's bits, keeping only user-settable ones.
     pub const fn from_bits(bits: u32) -> Self {
         ServiceFlags(bits & 0x003c)
@@ -157,6 +160,16 @@ impl ServiceFlags {
     /// Whether no flag is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub(crate) const fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// These flags without those of `other`.
+    pub(crate) const fn without(self, other: Self) -> Self {
+        ServiceFlags(self.0 & !other.0)
     }
 
     /// Parses one scheduler flag name as `ipvsadm -b` takes it (`sh-fallback`,

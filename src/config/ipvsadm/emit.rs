@@ -79,13 +79,9 @@ pub(crate) fn sched_flags(sched: &str, flags: ServiceFlags) -> String {
     v.join(",")
 }
 
-/// The scheduler flags (`-b`).
-pub(crate) const SCHED_FLAGS: ServiceFlags =
-    ServiceFlags::SCHED1.union(ServiceFlags::SCHED2).union(ServiceFlags::SCHED3);
-
-/// Whether any scheduler flag is set.
+/// Whether any scheduler flag (`-b`) is set.
 pub(crate) fn has_sched_flags(flags: ServiceFlags) -> bool {
-    flags.bits() & SCHED_FLAGS.bits() != 0
+    flags.intersects(ServiceFlags::SCHED_FLAGS)
 }
 
 /// The options of `-A`/`-E` after the service: `-s SCHED [-p T [-M MASK]]

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::emit::SCHED_FLAGS;
 use super::services::{self, proto_name};
 use super::{Command, ListFormat, ListOptions};
 use crate::backend::IpvsOp;
@@ -1000,7 +999,7 @@ pub(crate) fn parse_located(args: &[&str]) -> Result<Command, Located> {
     // parse_sched_flags, against the scheduler given (or the default).
     if let Some((text, arg)) = &sched_flags {
         let sched = scheduler.as_deref().filter(|s| !s.is_empty()).unwrap_or(DEFAULT_SCHEDULER);
-        flags = ServiceFlags::from_bits(flags.bits() & !SCHED_FLAGS.bits());
+        flags = flags.without(ServiceFlags::SCHED_FLAGS);
         for name in text.split(',').filter(|n| !n.is_empty()) {
             let bit = match name {
                 "sh-fallback" | "sh-port" if sched != "sh" => {

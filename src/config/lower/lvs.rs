@@ -117,15 +117,13 @@ struct VsDraft {
 /// LVS state carried from reading to validation.
 #[derive(Default)]
 pub(crate) struct LvsReader {
-    /// Virtual servers read and not validated yet.
+    /// Virtual servers read and not validated yet: from the first that had
+    /// to wait (it names a group, which may be defined later) on, all wait,
+    /// so that they keep their order.
     vss: Vec<VsDraft>,
     /// The reports of validating the virtual servers validated as soon as
     /// read (they come after every report of reading).
     early: Vec<crate::config::diag::Diagnostic>,
-    /// Whether a virtual server had to wait for validation (it names a
-    /// group, which may be defined later): the following ones wait too, so
-    /// that they keep their order.
-    deferred: bool,
 }
 
 /// `inet_stosockaddr`: an address (a `-range` or `/mask` suffix ignored)
@@ -321,8 +319,7 @@ impl LvsReader {
         // (`global_defs` comes first), except for a group's definition:
         // validate now, while its draft is at hand, and keep the reports for
         // their place after all reading.
-        if self.deferred || matches!(vs.key, VirtualServerKey::Group(_)) {
-            self.deferred = true;
+        if !self.vss.is_empty() || matches!(vs.key, VirtualServerKey::Group(_)) {
             self.vss.push(vs);
             return;
         }
@@ -652,10 +649,9 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, con
             vs.scheduler = Some(w.as_str().to_owned());
         }
         "hashed" => vs.hashed = true,
-        "ops" => vs.flags |= ServiceFlags::ONEPACKET,
-        "flag-1" => vs.flags |= ServiceFlags::SCHED1,
-        "flag-2" => vs.flags |= ServiceFlags::SCHED2,
-        "flag-3" => vs.flags |= ServiceFlags::SCHED3,
+        name @ ("ops" | "flag-1" | "flag-2" | "flag-3") => {
+            vs.flags |= ServiceFlags::from_name(name).unwrap_or(ServiceFlags::EMPTY);
+        }
         "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
             let name = c.name();
             let sched = vs.scheduler.as_deref().unwrap_or("");
@@ -663,7 +659,7 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, con
                 // keepalived sets the flag only when the prefix matches the
                 // scheduler (`sh-port` does nothing for mh, and vice versa).
                 if name.starts_with(sched) {
-                    vs.flags |= if name.ends_with("port") { ServiceFlags::SCHED2 } else { ServiceFlags::SCHED1 };
+                    vs.flags |= ServiceFlags::from_name(name).unwrap_or(ServiceFlags::EMPTY);
                 }
             } else {
                 lw.general(
@@ -1669,18 +1665,18 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
         (g.smtp_alert_checker, g.smtp_alert, g.checker_log_all_failures);
     {
         // Formatted only into reports (most virtual servers have none).
-        let key = vs.key.clone();
+        let key = vs.key;
         let name = VsName(&key);
         if vs.rs.is_empty() {
             lw.general(vs.span, format!("virtual server {name} has no real servers; keepalived ignores it")).help =
                 Some("add a real_server block".into());
             return;
         }
-        let group = match &vs.key {
+        let group = match &key {
             VirtualServerKey::Group(n) => config.virtual_server_group(n).cloned(),
             _ => None,
         };
-        let is_fwmark = matches!(vs.key, VirtualServerKey::Fwmark(_));
+        let is_fwmark = matches!(key, VirtualServerKey::Fwmark(_));
         let group_has_fw =
             group.as_ref().is_some_and(|g| g.entries.iter().any(|e| matches!(e, GroupEntry::Fwmark { .. })));
         let group_has_addr =
@@ -1692,7 +1688,7 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
             );
             vs.ha_suspend = false;
         }
-        let is_group = matches!(vs.key, VirtualServerKey::Group(_));
+        let is_group = matches!(key, VirtualServerKey::Group(_));
         if group_has_addr || (!is_group && !is_fwmark) {
             if vs.protocol.is_none() {
                 lw.general(vs.span, format!("virtual server {name}: no protocol set; keepalived uses UDP")).help = Some(
@@ -1706,12 +1702,9 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
                     vs.span,
                     format!("virtual server {name}: one-packet scheduling requires UDP; keepalived clears it"),
                 );
-                vs.flags = ServiceFlags::from_bits(vs.flags.bits() & !ServiceFlags::ONEPACKET.bits());
+                vs.flags = vs.flags.without(ServiceFlags::ONEPACKET);
             }
-            if vs.persistence_timeout == 0
-                && !is_group
-                && matches!(vs.key, VirtualServerKey::Addr(sa) if sa.port() == 0)
-            {
+            if vs.persistence_timeout == 0 && !is_group && matches!(key, VirtualServerKey::Addr(sa) if sa.port() == 0) {
                 lw.general(vs.span, format!("virtual server {name}: port 0 is only valid for persistent services; keepalived makes it persistent"));
                 vs.persistence_timeout = PERSISTENT_TIMEOUT;
             }
@@ -1779,7 +1772,7 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
             // Ports: DR and tunnel servers take the virtual server's port.
             if forward == ForwardMethod::Masq {
                 if !is_group && !is_fwmark && port == 0 {
-                    if let VirtualServerKey::Addr(sa) = vs.key {
+                    if let VirtualServerKey::Addr(sa) = key {
                         port = sa.port();
                     }
                 }
@@ -1794,7 +1787,7 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
                     );
                     port = 0;
                 }
-            } else if let VirtualServerKey::Addr(sa) = vs.key {
+            } else if let VirtualServerKey::Addr(sa) = key {
                 if port == 0 {
                     port = sa.port();
                 } else if port != sa.port() {
@@ -1913,7 +1906,7 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
                         format!("virtual server {name}: the sorry server has a port; keepalived clears it"),
                     );
                     d.port = 0;
-                } else if let VirtualServerKey::Addr(sa) = vs.key {
+                } else if let VirtualServerKey::Addr(sa) = key {
                     if d.port == 0 {
                         d.port = sa.port();
                     } else if d.port != sa.port() {
@@ -1960,7 +1953,7 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
             mask: vs.granularity.filter(|m| m.family() == family).unwrap_or(PersistMask::host(family)),
         });
         config.virtual_servers.push(VirtualServer {
-            key: vs.key,
+            key,
             family,
             protocol: vs.protocol.unwrap_or(Protocol::Tcp),
             scheduler,

@@ -51,41 +51,11 @@ pub(crate) struct Lowerer<'d> {
     /// Whether a VRRP keyword named an interface that does not exist
     /// (`non_existent_interface_specified`).
     pub(crate) bad_interface: bool,
-    /// The top-level `vrrp_script` names read so far, and the reports of
-    /// tracked scripts not found whose help depends on whether one of that
-    /// name comes later (the file is read in one pass).
-    pub(crate) scripts: ScriptNames,
-}
-
-/// `vrrp_script` names, for the help of "track script not found".
-#[derive(Default)]
-pub(crate) struct ScriptNames {
-    /// Every top-level `vrrp_script` name read so far.
-    pub(crate) seen: Vec<String>,
-    /// (diagnostic index, script name) of reports waiting for a later
-    /// `vrrp_script` of that name.
-    pub(crate) pending: Vec<(usize, String)>,
 }
 
 impl<'d> Lowerer<'d> {
     pub(crate) fn new(host: &'d HostInfo) -> Self {
-        Lowerer { diags: Vec::new(), pass: Pass::Parent, host, bad_interface: false, scripts: ScriptNames::default() }
-    }
-
-    /// A top-level `vrrp_script` named `name`: the reports of its name not
-    /// being found earlier get the help saying it comes later.
-    fn vrrp_script_named(&mut self, name: &str) {
-        if !self.scripts.seen.iter().any(|s| s == name) {
-            self.scripts.seen.push(name.to_owned());
-        }
-        let diags = &mut self.diags;
-        self.scripts.pending.retain(|(i, n)| {
-            if n != name {
-                return true;
-            }
-            diags[*i].help = Some(vrrp::later_script_help(n));
-            false
-        });
+        Lowerer { diags: Vec::new(), pass: Pass::Parent, host, bad_interface: false }
     }
 
     /// A problem keepalived reports at `level`.
@@ -520,7 +490,6 @@ pub(crate) struct Lowering<'h> {
     host: &'h HostInfo,
     diags: Vec<Diagnostic>,
     bad_interface: bool,
-    scripts: ScriptNames,
     config: Config,
     vrrp: vrrp::VrrpReader,
     lvs: lvs::LvsReader,
@@ -534,7 +503,6 @@ impl<'h> Lowering<'h> {
             host,
             diags: Vec::new(),
             bad_interface: false,
-            scripts: ScriptNames::default(),
             config: Config::default(),
             vrrp: vrrp::VrrpReader::default(),
             lvs: lvs::LvsReader::default(),
@@ -548,14 +516,12 @@ impl<'h> Lowering<'h> {
             pass: Pass::Parent,
             host: self.host,
             bad_interface: self.bad_interface,
-            scripts: std::mem::take(&mut self.scripts),
         }
     }
 
     fn put_back(&mut self, lw: Lowerer<'_>) {
         self.diags = lw.diags;
         self.bad_interface = lw.bad_interface;
-        self.scripts = lw.scripts;
     }
 
     /// A top-level directive read in one pass: `false` (nothing done) when
@@ -589,13 +555,8 @@ impl<'h> Lowering<'h> {
     pub(crate) fn other(&mut self, d: Directive<'_>) {
         let mut lw = self.lowerer();
         match d.name() {
-            name @ ("vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
-            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group") => {
-                if name == "vrrp_script" {
-                    if let Some(a) = d.arg(0) {
-                        lw.vrrp_script_named(a.as_str());
-                    }
-                }
+            "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
+            | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group" => {
                 lw.pass = Pass::Vrrp;
                 self.vrrp.root(&mut lw, &d, &mut self.config);
             }

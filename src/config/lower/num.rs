@@ -52,22 +52,24 @@ fn strtoull(s: &str) -> (Option<u128>, bool, bool) {
 /// refused, trailing characters refused, then the range.
 pub(crate) fn read_unsigned(s: &str, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
     // Fast path for the common case, a plain decimal that cannot overflow:
-    // the same result as the general path below.
-    if !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) {
-        let v = s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
-        if v > limit {
-            return Err(NumError::Overflow);
-        }
-        if v < min || v > max {
-            return Err(NumError::Range { min: min.to_string(), max: max.to_string() });
-        }
-        return Ok(v);
-    }
-    read_unsigned_general(s, min, max, limit)
+    // the same value as the general reading.
+    let v = if !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Some(s.bytes().fold(0u128, |v, b| v * 10 + u128::from(b - b'0')))
+    } else {
+        unsigned_value(s)?
+    };
+    unsigned_in_range(v, min, max, limit)
 }
 
 /// [`read_unsigned`] without its fast path.
+#[cfg(test)]
 fn read_unsigned_general(s: &str, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
+    unsigned_in_range(unsigned_value(s)?, min, max, limit)
+}
+
+/// The value `read_unsigned` reads (`None` when too large for `strtoull`),
+/// or why there is none.
+fn unsigned_value(s: &str) -> Result<Option<u128>, NumError> {
     let off = s.len() - s.trim_start_matches([' ', '\t', '\x0c', '\n', '\r', '\x0b']).len();
     let t = &s[off..];
     if t.starts_with('-') {
@@ -79,6 +81,12 @@ fn read_unsigned_general(s: &str, min: u64, max: u64, limit: u64) -> Result<u64,
     if !whole && !t.is_empty() {
         return Err(NumError::Invalid);
     }
+    Ok(v)
+}
+
+/// A value read by `read_unsigned` against the type's `limit`, then the
+/// keyword's range.
+fn unsigned_in_range(v: Option<u128>, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
     let v = match v {
         Some(v) if v <= limit as u128 => v as u64,
         _ => return Err(NumError::Overflow),

@@ -79,6 +79,20 @@ pub(crate) struct VrrpReader {
     /// Kept `garp_group`s with an `interfaces` block (keepalived numbers
     /// those in its messages).
     garp_groups_numbered: usize,
+    /// The top-level `vrrp_script` names read so far, and the reports of
+    /// tracked scripts not found whose help depends on whether one of that
+    /// name comes later (the file is read in one pass).
+    scripts: ScriptNames,
+}
+
+/// `vrrp_script` names, for the help of "track script not found".
+#[derive(Default)]
+struct ScriptNames {
+    /// Every top-level `vrrp_script` name read so far.
+    seen: Vec<String>,
+    /// (diagnostic index, script name) of reports waiting for a later
+    /// `vrrp_script` of that name.
+    pending: Vec<(usize, String)>,
 }
 
 fn parse_addr(s: &str) -> Option<IpAddr> {
@@ -94,7 +108,12 @@ impl VrrpReader {
         match d.name() {
             "vrrp_instance" => self.instance(lw, d, config),
             "vrrp_sync_group" => self.sync_group(lw, d, config),
-            "vrrp_script" => self.script(lw, d, config),
+            "vrrp_script" => {
+                if let Some(a) = d.arg(0) {
+                    self.vrrp_script_named(lw, a.as_str());
+                }
+                self.script(lw, d, config);
+            }
             "vrrp_track_process" => track_process(lw, d, config),
             "track_file" | "vrrp_track_file" => track_file(lw, d, config),
             "garp_group" => self.garp_group(lw, d, config),
@@ -318,6 +337,21 @@ impl VrrpReader {
         self.groups.push(g);
     }
 
+    /// A top-level `vrrp_script` named `name`: the reports of its name not
+    /// being found earlier get the help saying it comes later.
+    fn vrrp_script_named(&mut self, lw: &mut Lowerer<'_>, name: &str) {
+        if !self.scripts.seen.iter().any(|s| s == name) {
+            self.scripts.seen.push(name.to_owned());
+        }
+        self.scripts.pending.retain(|(i, n)| {
+            if n != name {
+                return true;
+            }
+            lw.diags[*i].help = Some(later_script_help(n));
+            false
+        });
+    }
+
     fn track_scripts<'d>(
         &mut self,
         lw: &mut Lowerer<'d>,
@@ -332,7 +366,7 @@ impl VrrpReader {
             let Some(idx) = config.vrrp_scripts.iter().position(|s| s.name == name) else {
                 // Whether a top-level vrrp_script of that name is anywhere in
                 // the file: one read so far, or (settled when it comes) later.
-                let seen = lw.scripts.seen.iter().any(|s| s == name);
+                let seen = self.scripts.seen.iter().any(|s| s == name);
                 let dd = lw
                     .general(l.name_span(), format!("({owner}) track script {name} not found; keepalived ignores it"));
                 dd.help = Some(if seen {
@@ -342,7 +376,7 @@ impl VrrpReader {
                 });
                 if !seen {
                     let i = lw.diags.len() - 1;
-                    lw.scripts.pending.push((i, name.to_owned()));
+                    self.scripts.pending.push((i, name.to_owned()));
                 }
                 continue;
             };
@@ -2176,7 +2210,7 @@ fn complete_instance(lw: &mut Lowerer<'_>, x: &mut Draft, config: &Config) -> bo
 
 /// The help of a tracked script not found whose `vrrp_script` comes later
 /// in the file.
-pub(crate) fn later_script_help(name: &str) -> String {
+fn later_script_help(name: &str) -> String {
     format!(
         "vrrp_script {name} is defined after this point; keepalived only finds scripts defined before they are tracked"
     )
