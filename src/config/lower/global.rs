@@ -18,19 +18,19 @@ pub(crate) const MAX_SECS: u32 = u32::MAX / 1_000_000;
 /// `LVS_MAX_TIMEOUT` (`keepalived/include/global_data.h`): 31 days.
 const LVS_MAX_TIMEOUT: u32 = 86400 * 31;
 
-pub(crate) fn global_defs<'d>(lw: &mut Lowerer<'d>, block: Block<'d>, g: &mut GlobalDefs) {
+pub(crate) fn global_defs<'d>(lw: &mut Lowerer<'_>, block: Block<'d>, g: &mut GlobalDefs) {
     for d in block.iter() {
         directive(lw, &d, g);
     }
 }
 
-fn set_bool<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, field: &mut bool) {
+fn set_bool<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, field: &mut bool) {
     if let Some(b) = lw.opt_bool(d) {
         *field = b;
     }
 }
 
-fn directive<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, g: &mut GlobalDefs) {
+fn directive<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, g: &mut GlobalDefs) {
     lw.extra_words(d, Context::GlobalDefs);
     match d.name() {
         "router_id" => {
@@ -315,7 +315,7 @@ fn is_hostname(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
 }
 
-fn lvs_timeouts<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, g: &mut GlobalDefs) {
+fn lvs_timeouts<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, g: &mut GlobalDefs) {
     if d.nargs() < 2 {
         lw.general(d.span(), "`lvs_timeouts` requires at least one option").help =
             Some("write `lvs_timeouts tcp SECS tcpfin SECS udp SECS`".into());
@@ -349,7 +349,7 @@ fn lvs_timeouts<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, g: &mut GlobalDefs)
     g.lvs_timeouts = Some(t);
 }
 
-fn lvs_sync_daemon<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, g: &mut GlobalDefs) {
+fn lvs_sync_daemon<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, g: &mut GlobalDefs) {
     if let Some(prev) = &g.lvs_sync_daemon {
         let name = prev.daemon.mcast_ifn.clone();
         lw.general(

@@ -176,7 +176,7 @@ fn pton4(s: &str) -> Option<Ipv4Addr> {
 }
 
 impl LvsReader {
-    pub(crate) fn root<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    pub(crate) fn root<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         match d.name() {
             "virtual_server_group" => group(lw, d, config),
             "virtual_server" => self.virtual_server(lw, d, config),
@@ -219,7 +219,7 @@ impl LvsReader {
         }
     }
 
-    fn virtual_server<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    fn virtual_server<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         let Some(p1) = lw.arg(d, 0) else { return };
         let p2 = d.arg(1);
         let (key, af) = match p1.as_str() {
@@ -329,7 +329,7 @@ impl LvsReader {
     }
 }
 
-fn group<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+fn group<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
     let Some(name) = lw.arg(d, 0) else { return };
     let name = name.as_str().to_owned();
     let mut g = VirtualServerGroup { name: name.clone(), entries: Vec::new(), span: d.span() };
@@ -512,7 +512,7 @@ fn group<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
 /// `svr_forwarding_handler`: `NAT`, `DR` or `TUN [type ipip|gue|gre] [port
 /// N] [nocsum|csum|remcsum]`. keepalived sets the method before it reads
 /// the tunnel options, so a bad option still leaves TUN (with ipip).
-fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option<ForwardMethod> {
+fn forwarding<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, what: &str) -> Option<ForwardMethod> {
     let w = lw.arg(c, 0)?;
     let base = match w.as_str() {
         "NAT" => ForwardMethod::Masq,
@@ -589,7 +589,7 @@ fn forwarding<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, what: &str) -> Option
     })
 }
 
-fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, config: &Config) {
+fn vs_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, vs: &mut VsDraft, config: &Config) {
     lw.extra_words(c, Context::VirtualServer);
     match c.name() {
         // The most frequent first (the arms are tried in order).
@@ -815,7 +815,7 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, vs: &mut VsDraft, con
 
 /// Reads a `real_server` block into `vs.rs` (built in place: the draft is
 /// large).
-fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, config: &Config) -> Option<()> {
+fn real_server<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, vs: &mut VsDraft, config: &Config) -> Option<()> {
     let ip = lw.arg(d, 0)?;
     let (addr, port) = match stosockaddr(ip.as_str(), d.arg(1).map(|w| w.as_str())) {
         Ok(x) => x,
@@ -870,7 +870,7 @@ fn real_server<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, vs: &mut VsDraft, co
     Some(())
 }
 
-fn rs_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, rs: &mut RsDraft, config: &Config) {
+fn rs_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, rs: &mut RsDraft, config: &Config) {
     lw.extra_words(c, Context::RealServer);
     match c.name() {
         // The most frequent first (the arms are tried in order).
@@ -997,7 +997,7 @@ impl CheckerDraft {
 /// that the large draft is built in place). False if keepalived drops the
 /// checker.
 fn checker<'d>(
-    lw: &mut Lowerer<'d>,
+    lw: &mut Lowerer<'_>,
     d: &Directive<'d>,
     rs_dest: SocketAddr,
     config: &Config,
@@ -1373,7 +1373,7 @@ fn checker<'d>(
 
 /// The connection keywords of checkers (`install_checker_common_keywords`
 /// with connection keywords). True if `c` was one.
-fn conn_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, co: &mut ConnDraft) -> bool {
+fn conn_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, co: &mut ConnDraft) -> bool {
     match c.name() {
         "connect_ip" => {
             let Some(w) = lw.arg(c, 0) else { return true };
@@ -1461,7 +1461,7 @@ fn conn_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, co: &mut ConnDraft)
 
 /// The timing keywords every checker but FILE_CHECK and BFD_CHECK has. True
 /// if `c` was one.
-fn common_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, ch: &mut CheckerDraft) -> bool {
+fn common_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, ch: &mut CheckerDraft) -> bool {
     match c.name() {
         "retry" => {
             if let Some(v) = lw.unsigned(c, 0, 0, u32::MAX, "keepalived ignores it") {
@@ -1498,7 +1498,7 @@ fn common_keyword<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, ch: &mut CheckerD
     true
 }
 
-fn url<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>) -> Option<Url> {
+fn url<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>) -> Option<Url> {
     let mut path: Option<String> = None;
     let mut digest = None;
     let mut codes: Vec<std::ops::RangeInclusive<u16>> = Vec::new();

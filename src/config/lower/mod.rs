@@ -44,17 +44,17 @@ impl HostInfo {
     }
 }
 
-pub(crate) struct Lowerer<'d> {
+pub(crate) struct Lowerer<'h> {
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) pass: Pass,
-    pub(crate) host: &'d HostInfo,
+    pub(crate) host: &'h HostInfo,
     /// Whether a VRRP keyword named an interface that does not exist
     /// (`non_existent_interface_specified`).
     pub(crate) bad_interface: bool,
 }
 
-impl<'d> Lowerer<'d> {
-    pub(crate) fn new(host: &'d HostInfo) -> Self {
+impl<'h> Lowerer<'h> {
+    pub(crate) fn new(host: &'h HostInfo) -> Self {
         Lowerer { diags: Vec::new(), pass: Pass::Parent, host, bad_interface: false }
     }
 
@@ -78,7 +78,7 @@ impl<'d> Lowerer<'d> {
     /// Argument `i` of `d`, which keepalived's handler reads unconditionally:
     /// when it is missing keepalived reports the line and exits with status
     /// 2 (`null_strvec`, `lib/parser.c`).
-    pub(crate) fn arg(&mut self, d: &Directive<'d>, i: usize) -> Option<Word<'d>> {
+    pub(crate) fn arg<'d>(&mut self, d: &Directive<'d>, i: usize) -> Option<Word<'d>> {
         if let Some(w) = d.arg(i) {
             return Some(w);
         }
@@ -99,7 +99,7 @@ impl<'d> Lowerer<'d> {
     }
 
     /// A keyword keepalived does not know in this block.
-    pub(crate) fn unknown(&mut self, d: &Directive<'d>, ctx: Context) {
+    pub(crate) fn unknown<'d>(&mut self, d: &Directive<'d>, ctx: Context) {
         let name = d.name();
         let has_block = d.block().is_some();
         let help = suggest(name, ctx).or_else(|| {
@@ -116,7 +116,7 @@ impl<'d> Lowerer<'d> {
     }
 
     /// A keyword keepalived accepts and lvskit keeps without interpreting.
-    pub(crate) fn keep(&mut self, d: &Directive<'d>, ctx: Context) -> RawDirective {
+    pub(crate) fn keep<'d>(&mut self, d: &Directive<'d>, ctx: Context) -> RawDirective {
         let name = d.name();
         self.lint(d.name_span(), format!("`{name}` in {} is kept but not interpreted by lvskit", ctx.name())).help =
             Some(
@@ -127,7 +127,7 @@ impl<'d> Lowerer<'d> {
 
     /// Points out words after the ones keepalived reads (it drops them
     /// silently), for keywords with a fixed number of words.
-    pub(crate) fn extra_words(&mut self, d: &Directive<'d>, ctx: Context) {
+    pub(crate) fn extra_words<'d>(&mut self, d: &Directive<'d>, ctx: Context) {
         let Some(max) = super::keywords::excess_args(ctx, d.name(), d.nargs()) else { return };
         let first = d.arg(max).expect("nargs > max");
         let last = d.arg(d.nargs() - 1).expect("nargs > 0");
@@ -141,7 +141,7 @@ impl<'d> Lowerer<'d> {
 
     /// Dispatches a keyword that is not modelled: kept if keepalived knows
     /// it, reported as unknown otherwise.
-    pub(crate) fn other(&mut self, d: &Directive<'d>, ctx: Context, extra: &mut Vec<RawDirective>) {
+    pub(crate) fn other<'d>(&mut self, d: &Directive<'d>, ctx: Context, extra: &mut Vec<RawDirective>) {
         if ctx.accepts(d.name()) {
             extra.push(self.keep(d, ctx));
         } else {
@@ -149,7 +149,7 @@ impl<'d> Lowerer<'d> {
         }
     }
 
-    fn num_error(&mut self, d: &Directive<'d>, w: Word<'d>, e: NumError, then: &str) {
+    fn num_error<'d>(&mut self, d: &Directive<'d>, w: Word<'d>, e: NumError, then: &str) {
         let name = d.name();
         let text = w.as_str();
         self.report(ConfigErr::GeneralError, w.span(), format!("`{name}` value `{text}` {e}; {then}"));
@@ -158,7 +158,7 @@ impl<'d> Lowerer<'d> {
     /// `read_unsigned_strvec(strvec, i + 1, min, max)`: the argument must be
     /// there (exit 2 otherwise). On a bad value, reports "`then`" (what
     /// keepalived does instead) and returns `None`.
-    pub(crate) fn unsigned(&mut self, d: &Directive<'d>, i: usize, min: u32, max: u32, then: &str) -> Option<u32> {
+    pub(crate) fn unsigned<'d>(&mut self, d: &Directive<'d>, i: usize, min: u32, max: u32, then: &str) -> Option<u32> {
         let w = self.arg(d, i)?;
         match num::read_unsigned(w.as_str(), min as u64, max as u64, u32::MAX as u64) {
             Ok(v) => Some(v as u32),
@@ -170,7 +170,7 @@ impl<'d> Lowerer<'d> {
     }
 
     /// `read_int_strvec`.
-    pub(crate) fn int(&mut self, d: &Directive<'d>, i: usize, min: i32, max: i32, then: &str) -> Option<i32> {
+    pub(crate) fn int<'d>(&mut self, d: &Directive<'d>, i: usize, min: i32, max: i32, then: &str) -> Option<i32> {
         let w = self.arg(d, i)?;
         match num::read_int(w.as_str(), min as i64, max as i64) {
             Ok(v) => Some(v as i32),
@@ -183,7 +183,7 @@ impl<'d> Lowerer<'d> {
 
     /// `read_timer` / `read_decimal_unsigned_strvec` with 6 decimal places:
     /// seconds with up to microsecond precision, `min_us..=max_us`.
-    pub(crate) fn timer(
+    pub(crate) fn timer<'d>(
         &mut self,
         d: &Directive<'d>,
         i: usize,
@@ -214,7 +214,7 @@ impl<'d> Lowerer<'d> {
     /// A keyword with an optional boolean (`true`/`on`/`yes`,
     /// `false`/`off`/`no`), true when absent. An invalid word is reported and
     /// gives `None`.
-    pub(crate) fn opt_bool(&mut self, d: &Directive<'d>) -> Option<bool> {
+    pub(crate) fn opt_bool<'d>(&mut self, d: &Directive<'d>) -> Option<bool> {
         match d.arg(0) {
             None => Some(true),
             Some(w) => match num::true_false(w.as_str()) {
@@ -231,7 +231,7 @@ impl<'d> Lowerer<'d> {
 
     /// The first argument as a string, if there is one; keepalived's
     /// handlers that check for it report `missing` when it is not there.
-    pub(crate) fn opt_string(&mut self, d: &Directive<'d>, missing: &str) -> Option<String> {
+    pub(crate) fn opt_string<'d>(&mut self, d: &Directive<'d>, missing: &str) -> Option<String> {
         match d.arg(0) {
             Some(w) => Some(w.as_str().to_owned()),
             None => {
@@ -246,7 +246,7 @@ impl<'d> Lowerer<'d> {
     /// again (`notify_script_init`, `set_script_params_array`,
     /// `lib/notify.c`). Returns the command and the words after it (user and
     /// group).
-    pub(crate) fn script(&mut self, d: &Directive<'d>) -> Option<(Script, Vec<String>)> {
+    pub(crate) fn script<'d>(&mut self, d: &Directive<'d>) -> Option<(Script, Vec<String>)> {
         let words = split_quoted_escaped(d.raw());
         let Some(cmd) = words.get(1) else {
             self.lint(d.span(), format!("`{}` without a command", d.name())).help =
@@ -264,7 +264,7 @@ impl<'d> Lowerer<'d> {
 
     /// A value block's lines (`alloc_value_block`): each directive of the
     /// block is one line of words. `None` when there is no block.
-    pub(crate) fn value_lines(&mut self, d: &Directive<'d>) -> Option<Vec<Directive<'d>>> {
+    pub(crate) fn value_lines<'d>(&mut self, d: &Directive<'d>) -> Option<Vec<Directive<'d>>> {
         if d.nargs() > 0 {
             let w = d.arg(0).expect("nargs > 0");
             let name = d.name();
@@ -291,7 +291,7 @@ impl<'d> Lowerer<'d> {
     }
 
     /// Requires a `{` block for a keyword with sub-keywords.
-    pub(crate) fn block_of(&mut self, d: &Directive<'d>) -> Option<super::tree::Block<'d>> {
+    pub(crate) fn block_of<'d>(&mut self, d: &Directive<'d>) -> Option<super::tree::Block<'d>> {
         match d.block() {
             Some(b) => Some(b),
             None => {
@@ -487,9 +487,7 @@ pub(crate) fn lower(doc: &Document, host: &HostInfo) -> (Config, Vec<Diagnostic>
 /// read): the `global_defs` blocks first (keepalived's parent pass), then
 /// everything else in file order, then validation.
 pub(crate) struct Lowering<'h> {
-    host: &'h HostInfo,
-    diags: Vec<Diagnostic>,
-    bad_interface: bool,
+    lw: Lowerer<'h>,
     config: Config,
     vrrp: vrrp::VrrpReader,
     lvs: lvs::LvsReader,
@@ -500,28 +498,12 @@ pub(crate) struct Lowering<'h> {
 impl<'h> Lowering<'h> {
     pub(crate) fn new(host: &'h HostInfo) -> Self {
         Lowering {
-            host,
-            diags: Vec::new(),
-            bad_interface: false,
+            lw: Lowerer::new(host),
             config: Config::default(),
             vrrp: vrrp::VrrpReader::default(),
             lvs: lvs::LvsReader::default(),
             started: false,
         }
-    }
-
-    fn lowerer(&mut self) -> Lowerer<'h> {
-        Lowerer {
-            diags: std::mem::take(&mut self.diags),
-            pass: Pass::Parent,
-            host: self.host,
-            bad_interface: self.bad_interface,
-        }
-    }
-
-    fn put_back(&mut self, lw: Lowerer<'_>) {
-        self.diags = lw.diags;
-        self.bad_interface = lw.bad_interface;
     }
 
     /// A top-level directive read in one pass: `false` (nothing done) when
@@ -542,45 +524,43 @@ impl<'h> Lowering<'h> {
 
     /// A `global_defs` block (the parent pass).
     pub(crate) fn global(&mut self, d: Directive<'_>) {
-        let mut lw = self.lowerer();
+        let lw = &mut self.lw;
         lw.pass = Pass::Parent;
         if let Some(b) = lw.block_of(&d) {
-            global::global_defs(&mut lw, b, &mut self.config.global);
+            global::global_defs(lw, b, &mut self.config.global);
         }
-        self.put_back(lw);
     }
 
     /// Any other top-level directive: each process reads its own blocks
     /// (the checker: virtual servers; VRRP: instances ...).
     pub(crate) fn other(&mut self, d: Directive<'_>) {
-        let mut lw = self.lowerer();
+        let lw = &mut self.lw;
         match d.name() {
             "vrrp_instance" | "vrrp_sync_group" | "vrrp_script" | "vrrp_track_process" | "static_ipaddress"
             | "static_routes" | "static_rules" | "track_file" | "vrrp_track_file" | "garp_group" => {
                 lw.pass = Pass::Vrrp;
-                self.vrrp.root(&mut lw, &d, &mut self.config);
+                self.vrrp.root(lw, &d, &mut self.config);
             }
             "virtual_server" | "virtual_server_group" | "SSL" => {
                 lw.pass = Pass::Checker;
-                self.lvs.root(&mut lw, &d, &mut self.config);
+                self.lvs.root(lw, &d, &mut self.config);
             }
             _ => {
                 lw.pass = Pass::Parent;
                 lw.other(&d, Context::Root, &mut self.config.extra);
             }
         }
-        self.put_back(lw);
     }
 
     /// Validation, in the order keepalived's processes run it: the checker
     /// (`validate_check_config`), then VRRP (`vrrp_complete_init`).
     pub(crate) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
-        let mut lw = self.lowerer();
+        let lw = &mut self.lw;
         lw.pass = Pass::Checker;
-        lvs::validate(&mut lw, &mut self.config, self.lvs);
+        lvs::validate(lw, &mut self.config, self.lvs);
         lw.pass = Pass::Vrrp;
-        vrrp::validate(&mut lw, &mut self.config, self.vrrp);
-        (self.config, lw.diags)
+        vrrp::validate(lw, &mut self.config, self.vrrp);
+        (self.config, self.lw.diags)
     }
 }
 

@@ -104,7 +104,7 @@ fn family_of(a: IpAddr) -> Family {
 }
 
 impl VrrpReader {
-    pub(crate) fn root<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    pub(crate) fn root<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         match d.name() {
             "vrrp_instance" => self.instance(lw, d, config),
             "vrrp_sync_group" => self.sync_group(lw, d, config),
@@ -151,7 +151,7 @@ impl VrrpReader {
         }
     }
 
-    fn script<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    fn script<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         let Some(name) = lw.arg(d, 0) else { return };
         let mut s = VrrpScript {
             name: name.as_str().to_owned(),
@@ -256,7 +256,7 @@ impl VrrpReader {
         self.script_used.push(false);
     }
 
-    fn sync_group<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    fn sync_group<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         if d.nargs() != 1 {
             lw.general(d.span(), "vrrp_sync_group must have a name; keepalived skips the block");
             return;
@@ -354,7 +354,7 @@ impl VrrpReader {
 
     fn track_scripts<'d>(
         &mut self,
-        lw: &mut Lowerer<'d>,
+        lw: &mut Lowerer<'_>,
         d: &Directive<'d>,
         owner: &str,
         config: &Config,
@@ -399,7 +399,7 @@ impl VrrpReader {
         out
     }
 
-    fn instance<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    fn instance<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         if d.nargs() != 1 {
             lw.general(d.span(), "vrrp_instance must have a name; keepalived skips the block");
             return;
@@ -500,7 +500,7 @@ impl VrrpReader {
         self.drafts.push(x);
     }
 
-    fn instance_keyword<'d>(&mut self, lw: &mut Lowerer<'d>, c: &Directive<'d>, x: &mut Draft, config: &mut Config) {
+    fn instance_keyword<'d>(&mut self, lw: &mut Lowerer<'_>, c: &Directive<'d>, x: &mut Draft, config: &mut Config) {
         let iname = x.inst.name.clone();
         lw.extra_words(c, Context::VrrpInstance);
         match c.name() {
@@ -1031,7 +1031,7 @@ impl VrrpReader {
     }
 
     /// `garp_group` (`garp_group_*_handler`, `keepalived/vrrp/vrrp_parser.c`).
-    fn garp_group<'d>(&mut self, lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+    fn garp_group<'d>(&mut self, lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
         let mut g = GarpGroup { span: d.span(), ..GarpGroup::default() };
         // The number keepalived gives the group in its messages: set by an
         // `interfaces` block, counting the groups that have one.
@@ -1181,7 +1181,7 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
     Some(m)
 }
 
-fn unicast_peer<'d>(lw: &mut Lowerer<'d>, l: &Directive<'d>, x: &mut Draft) {
+fn unicast_peer<'d>(lw: &mut Lowerer<'_>, l: &Directive<'d>, x: &mut Draft) {
     let iname = x.inst.name.clone();
     let Some(a) = parse_addr(l.name()) else {
         lw.general(
@@ -1238,7 +1238,7 @@ fn unicast_peer<'d>(lw: &mut Lowerer<'d>, l: &Directive<'d>, x: &mut Draft) {
 /// `weight W [reverse]` after a tracked name. `Some(false)` when the entry
 /// is dropped, `Some(true)`/`None` when it is kept.
 fn weighted<'d>(
-    lw: &mut Lowerer<'d>,
+    lw: &mut Lowerer<'_>,
     l: &Directive<'d>,
     owner: &str,
     what: &str,
@@ -1284,7 +1284,7 @@ fn weighted<'d>(
     Some(true)
 }
 
-fn track_interfaces<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, owner: &str) -> Vec<Tracked> {
+fn track_interfaces<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, owner: &str) -> Vec<Tracked> {
     let mut out: Vec<Tracked> = Vec::new();
     let Some(lines) = lw.value_lines(d) else { return out };
     for l in lines {
@@ -1307,7 +1307,7 @@ fn track_interfaces<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, owner: &str) ->
     out
 }
 
-fn track_files<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, owner: &str, config: &Config) -> Vec<Tracked> {
+fn track_files<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, owner: &str, config: &Config) -> Vec<Tracked> {
     let mut out: Vec<Tracked> = Vec::new();
     let Some(lines) = lw.value_lines(d) else { return out };
     for l in lines {
@@ -1329,7 +1329,7 @@ fn track_files<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, owner: &str, config:
     out
 }
 
-fn notify<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, n: &mut Notify, owner: &str) {
+fn notify<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, n: &mut Notify, owner: &str) {
     let slot: &mut Option<Script> = match c.name() {
         "notify_backup" => &mut n.backup,
         "notify_master" => &mut n.master,
@@ -1352,7 +1352,7 @@ fn notify<'d>(lw: &mut Lowerer<'d>, c: &Directive<'d>, n: &mut Notify, owner: &s
 }
 
 /// `alloc_ipaddress` (`keepalived/vrrp/vrrp_ipaddress.c`).
-fn ip_address<'d>(lw: &mut Lowerer<'d>, l: &Directive<'d>, static_addr: bool) -> Option<VirtualIp> {
+fn ip_address<'d>(lw: &mut Lowerer<'_>, l: &Directive<'d>, static_addr: bool) -> Option<VirtualIp> {
     let text = l.name();
     let (addr_s, prefix_s) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
@@ -1568,7 +1568,7 @@ fn scope_number(s: &str) -> Option<u8> {
     })
 }
 
-fn track_process<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+fn track_process<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
     let Some(name) = lw.arg(d, 0) else { return };
     let mut p = TrackProcess {
         name: name.as_str().to_owned(),
@@ -1610,7 +1610,7 @@ fn track_process<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Confi
     config.track_processes.push(p);
 }
 
-fn track_file<'d>(lw: &mut Lowerer<'d>, d: &Directive<'d>, config: &mut Config) {
+fn track_file<'d>(lw: &mut Lowerer<'_>, d: &Directive<'d>, config: &mut Config) {
     let Some(name) = lw.arg(d, 0) else { return };
     let deprecated = d.name() == "vrrp_track_file";
     if deprecated {
