@@ -396,11 +396,9 @@ enum Frame {
 
 /// Builds the tree from the preprocessor's lines.
 struct Builder<'s> {
-    nodes: Vec<Node>,
-    words: Vec<WordData>,
-    texts: Vec<TextRef>,
-    blocks: Vec<(Span, Option<Span>)>,
-    owned: String,
+    /// The tree so far (its sources stay with the preprocessor until the
+    /// tree is handed over).
+    doc: Document,
     frames: Vec<Frame>,
     attachable: Option<u32>,
     /// Streaming: each top-level directive, once complete, is handed to
@@ -417,11 +415,14 @@ pub(crate) type Sink<'s> = dyn FnMut(Directive<'_>) -> bool + 's;
 impl<'s> Builder<'s> {
     fn new(sink: Option<&'s mut Sink<'s>>) -> Self {
         Builder {
-            nodes: Vec::new(),
-            words: Vec::new(),
-            texts: Vec::new(),
-            blocks: Vec::new(),
-            owned: String::new(),
+            doc: Document {
+                sources: SourceMap::default(),
+                nodes: Vec::new(),
+                words: Vec::new(),
+                texts: Vec::new(),
+                blocks: Vec::new(),
+                owned: String::new(),
+            },
             frames: Vec::new(),
             attachable: None,
             sink,
@@ -433,31 +434,23 @@ impl<'s> Builder<'s> {
     /// no block is open) to the sink, then forgets them.
     fn flush<L: Loader + ?Sized>(&mut self, pp: &mut Preprocessor<'_, L>) {
         let Some(sink) = self.sink.as_mut() else { return };
-        if self.nodes.is_empty() || self.stopped {
+        if self.doc.nodes.is_empty() || self.stopped {
             return;
         }
-        let mut doc = Document {
-            sources: std::mem::take(&mut pp.sources),
-            nodes: std::mem::take(&mut self.nodes),
-            words: std::mem::take(&mut self.words),
-            texts: std::mem::take(&mut self.texts),
-            blocks: std::mem::take(&mut self.blocks),
-            owned: std::mem::take(&mut self.owned),
-        };
-        for d in doc.root().iter() {
+        std::mem::swap(&mut pp.sources, &mut self.doc.sources);
+        for d in self.doc.root().iter() {
             if !sink(d) {
                 self.stopped = true;
                 break;
             }
         }
-        pp.sources = std::mem::take(&mut doc.sources);
+        std::mem::swap(&mut pp.sources, &mut self.doc.sources);
+        let doc = &mut self.doc;
         doc.nodes.clear();
         doc.words.clear();
         doc.texts.clear();
         doc.blocks.clear();
         doc.owned.clear();
-        (self.nodes, self.words, self.texts, self.blocks, self.owned) =
-            (doc.nodes, doc.words, doc.texts, doc.blocks, doc.owned);
     }
 
     fn text_ref(&mut self, buf: &LineBuf, start: usize, end: usize) -> (TextRef, Span) {
@@ -465,8 +458,8 @@ impl<'s> Builder<'s> {
         if verbatim {
             (TextRef::Src { file: span.file.0, start: span.start, len: span.len() }, span)
         } else {
-            let s = self.owned.len() as u32;
-            self.owned.push_str(&buf.text[start..end]);
+            let s = self.doc.owned.len() as u32;
+            self.doc.owned.push_str(&buf.text[start..end]);
             (TextRef::Own { start: s, len: (end - start) as u32 }, span)
         }
     }
@@ -505,7 +498,7 @@ impl<'s> Builder<'s> {
                 };
                 let (text, _) = self.text_ref(buf, i + 1, close);
                 let (span, _) = buf.span_of(i, close + 1);
-                self.words.push(WordData::new(text, span, true, &mut self.texts));
+                self.doc.words.push(WordData::new(text, span, true, &mut self.doc.texts));
                 i = close + 1;
             } else {
                 let s = i;
@@ -513,7 +506,7 @@ impl<'s> Builder<'s> {
                     i += 1;
                 }
                 let (text, span) = self.text_ref(buf, s, i);
-                self.words.push(WordData::new(text, span, false, &mut self.texts));
+                self.doc.words.push(WordData::new(text, span, false, &mut self.doc.texts));
             }
             n += 1;
         }
@@ -524,7 +517,9 @@ impl<'s> Builder<'s> {
     /// is a verbatim range of the source), as the preprocessor found them.
     fn split_plain<L: Loader + ?Sized>(&mut self, words: Span, pp: &Preprocessor<'_, L>) -> u32 {
         let file = words.file;
-        self.words.extend(pp.plain_words.iter().map(|&(s, e)| WordData { span: Span::new(file, s, e), text: INLINE }));
+        self.doc
+            .words
+            .extend(pp.plain_words.iter().map(|&(s, e)| WordData { span: Span::new(file, s, e), text: INLINE }));
         pp.plain_words.len() as u32
     }
 
@@ -534,8 +529,8 @@ impl<'s> Builder<'s> {
         if b == b'{' {
             match self.attachable.take() {
                 Some(idx) => {
-                    self.nodes[idx as usize].block = self.blocks.len() as u32;
-                    self.blocks.push((span, None));
+                    self.doc.nodes[idx as usize].block = self.doc.blocks.len() as u32;
+                    self.doc.blocks.push((span, None));
                     self.frames.push(Frame::Real(idx));
                 }
                 None => {
@@ -551,11 +546,11 @@ impl<'s> Builder<'s> {
         self.attachable = None;
         match self.frames.pop() {
             Some(Frame::Real(idx)) => {
-                let end = self.nodes.len() as u32;
-                let node = &mut self.nodes[idx as usize];
+                let end = self.doc.nodes.len() as u32;
+                let node = &mut self.doc.nodes[idx as usize];
                 node.end = end;
                 if node.block != NO_BLOCK {
-                    self.blocks[node.block as usize].1 = Some(span);
+                    self.doc.blocks[node.block as usize].1 = Some(span);
                 }
                 // A top-level block is complete: nothing can attach to
                 // what has been read.
@@ -571,7 +566,7 @@ impl<'s> Builder<'s> {
     }
 
     fn word_text<'a, L: Loader + ?Sized>(&'a self, pp: &'a Preprocessor<'_, L>, t: TextRef) -> &'a str {
-        resolve(&pp.sources, &self.owned, t)
+        resolve(&pp.sources, &self.doc.owned, t)
     }
 
     /// A directive of `n` words from `first_word`.
@@ -583,23 +578,23 @@ impl<'s> Builder<'s> {
         raw: TextRef,
         line: Span,
     ) {
-        let idx = self.nodes.len() as u32;
-        self.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line, block: NO_BLOCK });
+        let idx = self.doc.nodes.len() as u32;
+        self.doc.nodes.push(Node { first_word, nwords: n, end: idx + 1, raw, line, block: NO_BLOCK });
         self.attachable = Some(idx);
         // `include_check` in `global_defs` changes how the following
         // includes are checked, as soon as it is read.
         if self.frames.len() != 1
-            || self.word_text(pp, self.words[first_word as usize].text_ref(&self.texts)) != "include_check"
+            || self.word_text(pp, self.doc.words[first_word as usize].text_ref(&self.doc.texts)) != "include_check"
         {
             return;
         }
         let Some(Frame::Real(p)) = self.frames.first() else { return };
-        let pw = self.words[self.nodes[*p as usize].first_word as usize];
-        if self.word_text(pp, pw.text_ref(&self.texts)) != "global_defs" {
+        let pw = self.doc.words[self.doc.nodes[*p as usize].first_word as usize];
+        if self.word_text(pp, pw.text_ref(&self.doc.texts)) != "global_defs" {
             return;
         }
         let args: Vec<String> = (1..n)
-            .map(|k| self.word_text(pp, self.words[(first_word + k) as usize].text_ref(&self.texts)).to_owned())
+            .map(|k| self.word_text(pp, self.doc.words[(first_word + k) as usize].text_ref(&self.doc.texts)).to_owned())
             .collect();
         let flags = include_check_flags(pp.include_check(), &args);
         pp.set_include_check(flags);
@@ -612,15 +607,15 @@ impl<'s> Builder<'s> {
         // (Streaming keeps one top-level block at a time.)
         if self.sink.is_none() {
             let size: usize = (0..pp.sources.len()).map(|i| pp.sources.file(FileId(i as u32)).text().len()).sum();
-            self.nodes.reserve(size / 20);
-            self.words.reserve(size / 10);
+            self.doc.nodes.reserve(size / 20);
+            self.doc.words.reserve(size / 10);
         }
         let mut buf = LineBuf::default();
         loop {
             if self.stopped {
                 break;
             }
-            let first_word = self.words.len() as u32;
+            let first_word = self.doc.words.len() as u32;
             if let Some(plain) = pp.next_plain() {
                 let n = self.split_plain(plain.words, pp);
                 if n > 0 {
@@ -646,14 +641,14 @@ impl<'s> Builder<'s> {
             if n == 0 {
                 continue;
             }
-            let first = self.words[first_word as usize];
-            let brace = match self.word_text(pp, first.text_ref(&self.texts)) {
+            let first = self.doc.words[first_word as usize];
+            let brace = match self.word_text(pp, first.text_ref(&self.doc.texts)) {
                 "{" => Some(b'{'),
                 "}" => Some(b'}'),
                 _ => None,
             };
             if let Some(b) = brace {
-                self.words.truncate(first_word as usize);
+                self.doc.words.truncate(first_word as usize);
                 self.brace(pp, b, first.span);
                 continue;
             }
@@ -666,15 +661,15 @@ impl<'s> Builder<'s> {
             .iter()
             .map(|f| match f {
                 Frame::Real(i) => {
-                    block_at(&self.blocks, self.nodes[*i as usize].block).map(|b| b.0).unwrap_or_default()
+                    block_at(&self.doc.blocks, self.doc.nodes[*i as usize].block).map(|b| b.0).unwrap_or_default()
                 }
                 Frame::Phantom(s) => *s,
             })
             .collect();
-        let end = self.nodes.len() as u32;
+        let end = self.doc.nodes.len() as u32;
         for f in &self.frames {
             if let Frame::Real(i) = f {
-                self.nodes[*i as usize].end = end;
+                self.doc.nodes[*i as usize].end = end;
             }
         }
         if pp.block_depth > 0 {
@@ -690,14 +685,8 @@ impl<'s> Builder<'s> {
             );
         }
         self.flush(pp);
-        Document {
-            sources: std::mem::take(&mut pp.sources),
-            nodes: self.nodes,
-            words: self.words,
-            texts: self.texts,
-            blocks: self.blocks,
-            owned: self.owned,
-        }
+        self.doc.sources = std::mem::take(&mut pp.sources);
+        self.doc
     }
 }
 
