@@ -939,21 +939,30 @@ mod tests {
             }
         }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = {
             let sh = Arc::clone(&sh);
-            let stop = Arc::clone(&stop);
+            let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
             std::thread::spawn(move || {
                 let mut n = 0u64;
-                while !stop.load(Relaxed) {
+                loop {
                     for c in 0..100 {
                         let e = sh.lookup(tag(c), &key(6, c, 7, 1, 80)).expect("stable key present");
                         assert_eq!(e.daddr, c * 3);
                         n += 1;
                     }
+                    started.store(true, Relaxed);
+                    if stop.load(Relaxed) {
+                        return n;
+                    }
                 }
-                n
             })
         };
+        // The churn starts once the reader is reading (else a fast writer
+        // could finish before the reader's first look-up).
+        while !started.load(Relaxed) {
+            std::thread::yield_now();
+        }
         for round in 0..50u32 {
             let mut w = sh.write();
             for c in 1000 + round * 100..1100 + round * 100 {
