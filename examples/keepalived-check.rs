@@ -2,7 +2,7 @@
 //! configuration reader.
 //!
 //! ```text
-//! cargo run --example keepalived-check -- [-f FILE] [-i CONFIG_ID] [--dump] [--any-interface]
+//! cargo run --example keepalived-check -- [-f FILE] [-i CONFIG_ID] [--dump] [--any-interface] [--no-huge-pages]
 //! ```
 //!
 //! It reads FILE (default `/etc/keepalived/keepalived.conf`) as keepalived
@@ -26,13 +26,21 @@
 //! this host's (`/sys/class/net`), as keepalived does; `--any-interface`
 //! takes every named interface to exist. `--dump` prints the typed
 //! configuration.
+//!
+//! Memory: a large file (1 MiB or more) is read into a heap prepared for
+//! it first (see `prepare_heap`): glibc is asked to grow its heap in one
+//! step sized for the configuration, and that step is advised for
+//! transparent huge pages, so the tens of megabytes the typed
+//! configuration of a large file takes are faulted in 2 MiB at a time
+//! instead of 4 KiB at a time. `--no-huge-pages` leaves the heap as glibc
+//! sets it up (the output is the same either way).
 
 use std::process::ExitCode;
 
 use lvskit::config::{FsLoader, HostInfo, LoadOptions, load};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: keepalived-check [-f FILE] [-i CONFIG_ID] [--dump] [--any-interface]");
+    eprintln!("usage: keepalived-check [-f FILE] [-i CONFIG_ID] [--dump] [--any-interface] [--no-huge-pages]");
     ExitCode::from(1)
 }
 
@@ -52,6 +60,7 @@ fn main() -> ExitCode {
     let mut config_id: Option<String> = None;
     let mut dump = false;
     let mut any_interface = false;
+    let mut huge_pages = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -65,6 +74,7 @@ fn main() -> ExitCode {
             },
             "--dump" => dump = true,
             "--any-interface" => any_interface = true,
+            "--no-huge-pages" => huge_pages = false,
             "-h" | "--help" => {
                 let _ = usage();
                 return ExitCode::SUCCESS;
@@ -82,6 +92,11 @@ fn main() -> ExitCode {
         random_seed: 0,
         max_generated_lines: None,
     };
+    if huge_pages {
+        if let Ok(md) = std::fs::metadata(&file) {
+            prepare_heap(md.len());
+        }
+    }
     let loaded = load(&file, &FsLoader, &opts);
     eprint!("{}", loaded.check_report(&file));
     if dump {
@@ -93,3 +108,65 @@ fn main() -> ExitCode {
     std::mem::forget(loaded);
     ExitCode::from(code)
 }
+
+/// Files smaller than this are read on the heap as glibc sets it up.
+const LARGE_FILE: u64 = 1 << 20;
+
+/// Prepares glibc's heap for loading a configuration file of `file_len`
+/// bytes, when it is [`LARGE_FILE`] or more.
+///
+/// The typed configuration takes about three times the file's size, in
+/// hundreds of thousands of small allocations. On the heap as glibc sets it
+/// up, each 4 KiB page of them costs a page fault on first touch: for a
+/// 9 MB file of 10 000 virtual servers that is 7 900 faults and a third of
+/// the process's time. Here the heap is grown once, by four times the
+/// file's size (`M_TOP_PAD`; allocations up to 32 MiB are kept on it
+/// instead of in mappings of their own, `M_MMAP_THRESHOLD`), and the new
+/// part of it is advised `MADV_HUGEPAGE`, so that the kernel backs it with
+/// 2 MiB pages where it has them: a few dozen faults. Where the kernel has
+/// no transparent huge pages (or `madvise` refuses), the heap is simply
+/// larger from the start and pages come 4 KiB at a time as before.
+/// Untouched parts of the step cost no memory. Only glibc on Linux has these
+/// knobs; elsewhere this does nothing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn prepare_heap(file_len: u64) {
+    const HUGE_PAGE: usize = 2 << 20;
+    if file_len < LARGE_FILE {
+        return;
+    }
+    // Four times the file, in whole huge pages, at most 1 GiB.
+    let pad = (file_len.saturating_mul(8).min(1 << 30) as usize).next_multiple_of(HUGE_PAGE);
+    let Ok(pad_c) = libc::c_int::try_from(pad) else { return };
+    // SAFETY: `mallopt`, `malloc`, `free` and `sbrk(0)` are glibc's
+    // thread-safe allocator interface; the block is freed at once, its first byte
+    // written (in bounds) and nothing read. `madvise(MADV_HUGEPAGE)` only changes how the kernel backs the
+    // pages of the range (their contents stay), and the range lies within
+    // what the heap grew by (between the program break before and after the
+    // allocation that grew it), which glibc owns.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, pad_c.saturating_mul(2));
+        libc::mallopt(libc::M_TOP_PAD, pad_c);
+        let before = libc::sbrk(0) as usize;
+        // Larger than what the heap has left at start-up, so that glibc
+        // grows the heap now, by the pad.
+        let block = libc::malloc(HUGE_PAGE);
+        if block.is_null() {
+            return;
+        }
+        // A write the compiler must keep, or it may drop the unused
+        // allocation, and the growth with it.
+        std::ptr::write_volatile(block.cast::<u8>(), 0);
+        libc::free(block);
+        let after = libc::sbrk(0) as usize;
+        let start = before.next_multiple_of(HUGE_PAGE);
+        if before == usize::MAX || after <= start || after - start < HUGE_PAGE {
+            return;
+        }
+        libc::madvise(start as *mut libc::c_void, after - start, libc::MADV_HUGEPAGE);
+    }
+}
+
+/// Does nothing: the heap knobs are glibc's, on Linux.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn prepare_heap(_file_len: u64) {}

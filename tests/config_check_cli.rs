@@ -160,6 +160,37 @@ fn example_binary_end_to_end() {
     assert_eq!(code, Some(4), "{err}");
     let (code, _, _) = run(&["--bogus"]);
     assert_eq!(code, Some(1));
+
+    // A file of 1 MiB or more is read on a heap prepared for huge pages;
+    // what comes out is the same as without (`--no-huge-pages`).
+    let dir = std::env::temp_dir().join(format!("lvskit-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.conf");
+    let mut text = String::from("global_defs {\n    router_id BIG\n}\n");
+    for v in 0..2_500u32 {
+        let (a, b) = (v / 250, v % 250);
+        text += &format!(
+            "virtual_server 192.0.{a}.{b} 80 {{\n    delay_loop 6\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n"
+        );
+        for r in 1..=4 {
+            text += &format!(
+                "    real_server 198.51.{a}.{} 80 {{\n        weight {r}\n        TCP_CHECK {{\n            connect_timeout 3\n            connect_port 80\n        }}\n    }}\n",
+                (b + r) % 250
+            );
+        }
+        text += "}\n";
+    }
+    text += "virtual_server 203.0.113.1 80 {\n    lb_algo rr extra prose\n}\n";
+    assert!(text.len() >= 1 << 20);
+    std::fs::write(&big, &text).unwrap();
+    let big = big.to_string_lossy().into_owned();
+    let prepared = run(&["-f", &big, "-i", "lvskit", "--any-interface", "--dump"]);
+    let plain = run(&["-f", &big, "-i", "lvskit", "--any-interface", "--dump", "--no-huge-pages"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(prepared, plain);
+    assert_eq!(prepared.0, Some(5), "{}", prepared.2);
+    assert!(prepared.2.contains("keepalived ignores `extra prose`"), "{}", prepared.2);
+    assert_eq!(prepared.1.matches("real_server").count(), 10_000);
 }
 
 #[test]

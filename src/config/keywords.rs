@@ -616,26 +616,99 @@ pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
 }
 
 /// The largest argument count of `keyword` if `nargs` is more than that
-/// ([`max_args`], looking only at the lists that can matter).
+/// ([`max_args`], looking only at the lists that can matter). Runs for every
+/// directive read: most are turned away by the lengths and the first and
+/// last bytes of the listed keywords ([`ARG_MASKS`]) before any is
+/// compared.
+#[inline]
 pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<usize> {
-    if nargs == 0 {
+    let b = keyword.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else { return None };
+    if nargs == 0 || b.len() >= 64 {
         return None;
     }
-    let (zero, one, two) = arg_lists(ctx);
-    if zero.contains(&keyword) {
-        return Some(0);
+    let masks = &ARG_MASKS[ctx as usize];
+    let may = |m: &[u64; 3]| m[0] >> b.len() & m[1] >> (first & 63) & m[2] >> (last & 63) & 1 == 1;
+    let may = [may(&masks[0]), nargs >= 2 && may(&masks[1]), nargs >= 3 && may(&masks[2])];
+    if may == [false; 3] {
+        return None;
     }
-    if nargs >= 2 && one.contains(&keyword) {
-        return Some(1);
-    }
-    if nargs >= 3 && two.contains(&keyword) {
-        return Some(2);
-    }
-    None
+    listed_max(ctx, keyword, may)
 }
 
+/// The first of `ctx`'s argument lists that `may` allows and that holds
+/// `keyword`, as its argument count.
+#[inline(never)]
+fn listed_max(ctx: Context, keyword: &str, may: [bool; 3]) -> Option<usize> {
+    let (zero, one, two) = arg_lists(ctx);
+    [zero, one, two].iter().zip(may).position(|(list, may)| may && list.contains(&keyword))
+}
+
+/// Every context, in declaration order (`ALL_CONTEXTS[c as usize] == c`).
+const ALL_CONTEXTS: [Context; 25] = {
+    use Context as C;
+    [
+        C::Root,
+        C::GlobalDefs,
+        C::VrrpInstance,
+        C::Authentication,
+        C::VrrpSyncGroup,
+        C::VrrpScript,
+        C::VrrpTrackProcess,
+        C::TrackFile,
+        C::GarpGroup,
+        C::TrackGroup,
+        C::BfdInstance,
+        C::VirtualServer,
+        C::RealServer,
+        C::Ssl,
+        C::TcpCheck,
+        C::HttpGet,
+        C::SslGet,
+        C::MiscCheck,
+        C::SmtpCheck,
+        C::DnsCheck,
+        C::UdpCheck,
+        C::PingCheck,
+        C::FileCheck,
+        C::BfdCheck,
+        C::Url,
+    ]
+};
+
+/// A filter of the keywords of `list`: bit `n` of the first word set when
+/// one is `n` bytes long, of the second when one starts with a byte whose
+/// low six bits are `n`, of the third when one ends with one. A keyword
+/// missing from any of the three is not in the list (keywords are shorter
+/// than 64 bytes and not empty).
+const fn list_masks(list: &[&str]) -> [u64; 3] {
+    let mut m = [0u64; 3];
+    let mut i = 0;
+    while i < list.len() {
+        let b = list[i].as_bytes();
+        m[0] |= 1 << b.len();
+        m[1] |= 1 << (b[0] & 63);
+        m[2] |= 1 << (b[b.len() - 1] & 63);
+        i += 1;
+    }
+    m
+}
+
+/// For each context (by discriminant), the [`list_masks`] of each of its
+/// [`arg_lists`].
+static ARG_MASKS: [[[u64; 3]; 3]; ALL_CONTEXTS.len()] = {
+    let mut t = [[[0u64; 3]; 3]; ALL_CONTEXTS.len()];
+    let mut i = 0;
+    while i < ALL_CONTEXTS.len() {
+        let (zero, one, two) = arg_lists(ALL_CONTEXTS[i]);
+        t[ALL_CONTEXTS[i] as usize] = [list_masks(zero), list_masks(one), list_masks(two)];
+        i += 1;
+    }
+    t
+};
+
 /// The keywords of `ctx` that take no, one and two arguments.
-fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static str], &'static [&'static str]) {
+const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static str], &'static [&'static str]) {
     use Context as C;
     let flag: &[&str] = &[];
     match ctx {
@@ -816,5 +889,35 @@ fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static str],
         C::FileCheck => (flag, &["track_file"], &["weight"]),
         C::Url => (&["regex_no_match"], &["path", "digest", "virtualhost"], flag),
         _ => (flag, flag, flag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_listed_in_discriminant_order() {
+        for (i, c) in ALL_CONTEXTS.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+    }
+
+    /// The length masks only skip work: `excess_args` agrees with
+    /// `max_args` for every keyword of every context (and for words that
+    /// share a listed keyword's length without being it).
+    #[test]
+    fn excess_args_agrees_with_max_args() {
+        let probes = ["weight", "connect_port", "misc_dynamic", "nb_get_retry", "x", "", "no_such_keyword_xy"];
+        for ctx in ALL_CONTEXTS {
+            let (zero, one, two) = arg_lists(ctx);
+            let words = ctx.keywords().iter().chain(zero).chain(one).chain(two).chain(probes.iter());
+            for kw in words {
+                for nargs in 0..5 {
+                    let want = max_args(ctx, kw).filter(|&m| nargs > m);
+                    assert_eq!(excess_args(ctx, kw, nargs), want, "{ctx:?} {kw} {nargs}");
+                }
+            }
+        }
     }
 }

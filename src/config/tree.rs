@@ -806,6 +806,15 @@ mod tests {
             "a\r\n b \r\r\n",
             "@a x {\n~SEQ(i,1,2) y $i {\n}\n",
             "a\x0cb c\n",
+            // Words around the eight-byte steps of the plain reader, with
+            // control characters, non-ASCII bytes and specials inside.
+            "abcdefgh ijklmnopq rstuvwxyzABCDEFG 0123456\n",
+            "ab\x01cdefghij\x1fk l\x7fm n\u{e9}o\u{e9}\u{e9}\u{e9}\u{e9}pq\n",
+            "abcdefg{\nabcdefgh}\nabcdefghi#x\nabcdefghijklmnop!y\n",
+            "abcdefghijk$X x\nabcdefghij\\k x\nabcdefghijklm\"q\" r\n",
+            "abcdefghijklmnopqrstuvw\rx\nabcdefghijklmnop\x0bq\n",
+            "abcdefghijklmnopqrstuvwxyz",
+            "a b\tc\t\tdefghijklmnopqrstuvwxyz012345 {",
         ] {
             texts.push((format!("{t:?}"), t.as_bytes().to_vec()));
         }

@@ -127,8 +127,15 @@ impl<'h> Lowerer<'h> {
 
     /// Points out words after the ones keepalived reads (it drops them
     /// silently), for keywords with a fixed number of words.
+    #[inline]
     pub(crate) fn extra_words<'d>(&mut self, d: &Directive<'d>, ctx: Context) {
-        let Some(max) = super::keywords::excess_args(ctx, d.name(), d.nargs()) else { return };
+        if let Some(max) = super::keywords::excess_args(ctx, d.name(), d.nargs()) {
+            self.report_extra_words(d, max);
+        }
+    }
+
+    #[cold]
+    fn report_extra_words<'d>(&mut self, d: &Directive<'d>, max: usize) {
         let first = d.arg(max).expect("nargs > max");
         let last = d.arg(d.nargs() - 1).expect("nargs > 0");
         let span = first.span().to(last.span());

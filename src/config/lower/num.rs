@@ -53,12 +53,19 @@ fn strtoull(s: &str) -> (Option<u128>, bool, bool) {
 pub(crate) fn read_unsigned(s: &str, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
     // Fast path for the common case, a plain decimal that cannot overflow:
     // the same value as the general reading.
-    let v = if !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()) {
-        Some(s.bytes().fold(0u128, |v, b| v * 10 + u128::from(b - b'0')))
-    } else {
-        unsigned_value(s)?
-    };
-    unsigned_in_range(v, min, max, limit)
+    // (18 digits cannot overflow a u64.)
+    if !s.is_empty() && s.len() <= 18 {
+        let mut v = 0u64;
+        let all_digits = s.bytes().all(|b| {
+            let d = b.wrapping_sub(b'0');
+            v = v * 10 + u64::from(d);
+            d <= 9
+        });
+        if all_digits {
+            return unsigned_in_range(Some(u128::from(v)), min, max, limit);
+        }
+    }
+    unsigned_in_range(unsigned_value(s)?, min, max, limit)
 }
 
 /// [`read_unsigned`] without its fast path.
@@ -86,15 +93,21 @@ fn unsigned_value(s: &str) -> Result<Option<u128>, NumError> {
 
 /// A value read by `read_unsigned` against the type's `limit`, then the
 /// keyword's range.
+#[inline]
 fn unsigned_in_range(v: Option<u128>, min: u64, max: u64, limit: u64) -> Result<u64, NumError> {
     let v = match v {
         Some(v) if v <= limit as u128 => v as u64,
         _ => return Err(NumError::Overflow),
     };
     if v < min || v > max {
-        return Err(NumError::Range { min: min.to_string(), max: max.to_string() });
+        return Err(range_error(min, max));
     }
     Ok(v)
+}
+
+#[cold]
+fn range_error(min: u64, max: u64) -> NumError {
+    NumError::Range { min: min.to_string(), max: max.to_string() }
 }
 
 /// `read_int`: `strtol` base 10, then the `int` range, then the keyword's.
@@ -215,6 +228,20 @@ mod tests {
     fn unsigned_fast_path_reads_as_the_general_path() {
         for s in
             ["0", "1", "007", "65535", "65536", "4294967295", "4294967296", "999999999999999999", "000000000000000001"]
+                .into_iter()
+                .chain([
+                    "",
+                    " 1",
+                    "1 ",
+                    "+1",
+                    "-1",
+                    "1a",
+                    "a1",
+                    "99999999999999999x",
+                    "9999999999999999999",
+                    "1.5",
+                    "0x1f",
+                ])
         {
             for (min, max, limit) in
                 [(0, 65535, u32::MAX as u64), (1, u32::MAX as u64, u32::MAX as u64), (0, u64::MAX, u64::MAX)]
