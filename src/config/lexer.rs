@@ -465,9 +465,6 @@ pub(crate) struct Preprocessor<'l, L: Loader + ?Sized> {
     include_check: u8,
     rng: StdRng,
     scratch: String,
-    /// The words (byte ranges of its file) of the line
-    /// [`Preprocessor::next_plain`] last read.
-    pub(crate) plain_words: Vec<(u32, u32)>,
     files_opened: usize,
     generated: usize,
     pub(crate) pass: Pass,
@@ -502,7 +499,6 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             include_check: 0,
             rng,
             scratch: String::new(),
-            plain_words: Vec::new(),
             files_opened: 0,
             generated: 0,
             pass: Pass::Parent,
@@ -1445,8 +1441,11 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
     /// (no comment, quote, backslash, `$`, leading `@` or `~`, `include`,
     /// at most one brace and only at its end, shorter than `MAXBUF`), it is
     /// consumed and returned as source offsets, exactly as `next_line` would
-    /// have split it. `None` leaves the line to `next_line`.
-    pub(crate) fn next_plain(&mut self) -> Option<Plain> {
+    /// have split it, its words handed to `push` in order as they are
+    /// found. `None` leaves the line to `next_line`: the words `push` was
+    /// given for it are then to be dropped.
+    #[inline]
+    pub(crate) fn next_plain(&mut self, mut push: impl FnMut(Span)) -> Option<Plain> {
         if self.opts.no_fast_path
             || self.residue.is_some()
             || !self.seqs.is_empty()
@@ -1463,8 +1462,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         let text = self.sources.file(file).text().as_bytes();
         // One pass over the line: its end, its words, a brace, and any byte
         // that needs the general path.
-        let words = &mut self.plain_words;
-        words.clear();
+        // The first word's start and the last word's end.
+        let mut words: Option<(usize, usize)> = None;
         let mut brace: Option<usize> = None;
         let mut i = start;
         let mut newline = false;
@@ -1495,7 +1494,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 while i < text.len() && class(i) == PLAIN {
                     i += 1;
                 }
-                words.push((w as u32, i as u32));
+                push(Span::new(file, w as u32, i as u32));
+                words = Some((words.map_or(w, |(first, _)| first), i));
             } else if c == NEWLINE {
                 newline = true;
                 break;
@@ -1514,8 +1514,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             return None;
         }
         let adv = line_len + usize::from(newline);
-        if let Some(&(first, _)) = words.first() {
-            let first = first as usize;
+        if let Some((first, _)) = words {
             // Conditional and sequence lines, and `include` with its variants
             // (`includea` ...).
             if matches!(text[first], b'@' | b'~') || text[first..].starts_with(b"include") {
@@ -1523,10 +1522,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             }
         }
         let s = start as u32;
-        let (w0, w1) = match (words.first(), words.last()) {
-            (Some(a), Some(b)) => (a.0, b.1),
-            _ => (s, s),
-        };
+        let (w0, w1) = words.map_or((s, s), |(a, b)| (a as u32, b as u32));
         let plain = Plain {
             line: Span::new(file, s, s + line_len as u32),
             words: Span::new(file, w0, w1),

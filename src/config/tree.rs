@@ -513,16 +513,6 @@ impl<'s> Builder<'s> {
         n
     }
 
-    /// Pushes a plain line's words (no quotes, no substitutions: every word
-    /// is a verbatim range of the source), as the preprocessor found them.
-    fn split_plain<L: Loader + ?Sized>(&mut self, words: Span, pp: &Preprocessor<'_, L>) -> u32 {
-        let file = words.file;
-        self.doc
-            .words
-            .extend(pp.plain_words.iter().map(|&(s, e)| WordData { span: Span::new(file, s, e), text: INLINE }));
-        pp.plain_words.len() as u32
-    }
-
     /// A `{` or `}` line: opens a block for the directive just read, or
     /// closes the innermost one.
     fn brace<L: Loader + ?Sized>(&mut self, pp: &mut Preprocessor<'_, L>, b: u8, span: Span) {
@@ -616,8 +606,9 @@ impl<'s> Builder<'s> {
                 break;
             }
             let first_word = self.doc.words.len() as u32;
-            if let Some(plain) = pp.next_plain() {
-                let n = self.split_plain(plain.words, pp);
+            let words = &mut self.doc.words;
+            if let Some(plain) = pp.next_plain(|span| words.push(WordData { span, text: INLINE })) {
+                let n = self.doc.words.len() as u32 - first_word;
                 if n > 0 {
                     let w = plain.words;
                     self.directive(
@@ -634,6 +625,8 @@ impl<'s> Builder<'s> {
                 }
                 continue;
             }
+            // Words the fast path found before it gave the line up.
+            self.doc.words.truncate(first_word as usize);
             if !pp.next_line(&mut buf) {
                 break;
             }
