@@ -1490,10 +1490,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                     return None;
                 }
                 let w = i;
-                i += 1;
-                while i < text.len() && class(i) == PLAIN {
-                    i += 1;
-                }
+                let rest = &text[i + 1..];
+                i += 1 + rest.iter().position(|&b| PLAIN_CLASS[b as usize] != PLAIN).unwrap_or(rest.len());
                 push(Span::new(file, w as u32, i as u32));
                 words = Some((words.map_or(w, |(first, _)| first), i));
             } else if c == NEWLINE {
