@@ -620,7 +620,7 @@ pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
 /// directive read: most are turned away by the lengths and the first and
 /// last bytes of the listed keywords ([`ARG_MASKS`]) before any is
 /// compared.
-#[inline]
+#[inline(always)]
 pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<usize> {
     let b = keyword.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else { return None };

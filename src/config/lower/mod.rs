@@ -127,7 +127,7 @@ impl<'h> Lowerer<'h> {
 
     /// Points out words after the ones keepalived reads (it drops them
     /// silently), for keywords with a fixed number of words.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn extra_words<'d>(&mut self, d: &Directive<'d>, ctx: Context) {
         if let Some(max) = super::keywords::excess_args(ctx, d.name(), d.nargs()) {
             self.report_extra_words(d, max);
