@@ -119,29 +119,37 @@ const LARGE_FILE: u64 = 1 << 20;
 /// hundreds of thousands of small allocations. On the heap as glibc sets it
 /// up, each 4 KiB page of them costs a page fault on first touch: for a
 /// 9 MB file of 10 000 virtual servers that is 7 900 faults and a third of
-/// the process's time. Here the heap is grown once, by four times the
+/// the process's time. Here the heap is grown once, by eight times the
 /// file's size (`M_TOP_PAD`; allocations up to 32 MiB are kept on it
 /// instead of in mappings of their own, `M_MMAP_THRESHOLD`), and the new
 /// part of it is advised `MADV_HUGEPAGE`, so that the kernel backs it with
-/// 2 MiB pages where it has them: a few dozen faults. Where the kernel has
-/// no transparent huge pages (or `madvise` refuses), the heap is simply
-/// larger from the start and pages come 4 KiB at a time as before.
-/// Untouched parts of the step cost no memory. Only glibc on Linux has these
-/// knobs; elsewhere this does nothing.
+/// 2 MiB pages where it has them (the whole process then takes about 800
+/// faults, and 30 ms instead of 40 on the 10 000-server file). Where the
+/// kernel has no transparent huge pages (or `madvise` refuses), the heap is
+/// simply larger from the start and pages come 4 KiB at a time as before;
+/// where it must first compact memory to find huge pages (the `madvise`
+/// setting of `transparent_hugepage/defrag`), a run can take longer
+/// instead. Untouched parts of the step cost no memory, but a touched huge
+/// page is resident whole (38 MB resident instead of 34 on that file).
+/// Should the heap not grow by the step, glibc's settings are put back.
+/// Only glibc on Linux has these knobs; elsewhere this does nothing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn prepare_heap(file_len: u64) {
     const HUGE_PAGE: usize = 2 << 20;
+    // glibc's defaults, put back should the heap not grow as asked.
+    const DEFAULT_PAD: libc::c_int = 128 << 10;
     if file_len < LARGE_FILE {
         return;
     }
-    // Four times the file, in whole huge pages, at most 1 GiB.
+    // Eight times the file, in whole huge pages, at most 1 GiB.
     let pad = (file_len.saturating_mul(8).min(1 << 30) as usize).next_multiple_of(HUGE_PAGE);
     let Ok(pad_c) = libc::c_int::try_from(pad) else { return };
     // SAFETY: `mallopt`, `malloc`, `free` and `sbrk(0)` are glibc's
-    // thread-safe allocator interface; the block is freed at once, its first byte
-    // written (in bounds) and nothing read. `madvise(MADV_HUGEPAGE)` only changes how the kernel backs the
-    // pages of the range (their contents stay), and the range lies within
-    // what the heap grew by (between the program break before and after the
+    // thread-safe allocator interface; the block is freed at once, after one
+    // write to its first byte (in bounds), and nothing is read from it.
+    // `madvise(MADV_HUGEPAGE)` only changes how the kernel backs the pages of
+    // the range (their contents stay), and the range lies within what the
+    // heap grew by (between the program break before and after the
     // allocation that grew it), which glibc owns.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
@@ -151,19 +159,25 @@ fn prepare_heap(file_len: u64) {
         // Larger than what the heap has left at start-up, so that glibc
         // grows the heap now, by the pad.
         let block = libc::malloc(HUGE_PAGE);
-        if block.is_null() {
-            return;
+        if !block.is_null() {
+            // A write the compiler must keep, or it may drop the unused
+            // allocation, and the growth with it.
+            std::ptr::write_volatile(block.cast::<u8>(), 0);
+            libc::free(block);
         }
-        // A write the compiler must keep, or it may drop the unused
-        // allocation, and the growth with it.
-        std::ptr::write_volatile(block.cast::<u8>(), 0);
-        libc::free(block);
         let after = libc::sbrk(0) as usize;
-        let start = before.next_multiple_of(HUGE_PAGE);
-        if before == usize::MAX || after <= start || after - start < HUGE_PAGE {
+        if block.is_null() || after.saturating_sub(before) < pad {
+            // No room for the step (strict overcommit, a break that cannot
+            // move): leave glibc's heap as it was set up.
+            libc::mallopt(libc::M_TOP_PAD, DEFAULT_PAD);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, DEFAULT_PAD);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, DEFAULT_PAD);
             return;
         }
-        libc::madvise(start as *mut libc::c_void, after - start, libc::MADV_HUGEPAGE);
+        let start = before.next_multiple_of(HUGE_PAGE);
+        if after > start {
+            libc::madvise(start as *mut libc::c_void, after - start, libc::MADV_HUGEPAGE);
+        }
     }
 }
 
