@@ -10,7 +10,14 @@
 //! * `config_10k/lvskit_services`: lowering the model to the shared
 //!   `ipvs::ServiceConfig`/`DestConfig` list;
 //! * `config_10k/keepalived_t`: `/usr/sbin/keepalived -t -f FILE`, the
-//!   whole process, when keepalived is installed (its verdict must be 0).
+//!   whole process, when keepalived is installed (its verdict must be 0);
+//! * `config_10k/keepalived_check_process` and
+//!   `keepalived_check_process_no_huge_pages`: the `keepalived-check`
+//!   example (`cargo build --release --example keepalived-check` first), the
+//!   whole process likewise, with and without its huge-page heap: the
+//!   process-against-process comparison with `keepalived_t` (a repeated
+//!   `lvskit_load` in this process reuses memory the allocator already holds
+//!   and pays none of the page faults a first load pays).
 //!
 //! The file is written to `target/config-bench-10k.conf`.
 
@@ -90,7 +97,52 @@ fn bench(c: &mut Criterion) {
     } else {
         eprintln!("note: {KEEPALIVED} is not installed; no keepalived figure");
     }
+    match check_binary() {
+        Ok(bin) => {
+            let run = |extra: &[&str]| {
+                let s = Command::new(&bin)
+                    .args(["-f", &path_str, "--any-interface"])
+                    .args(extra)
+                    .status()
+                    .expect("run keepalived-check");
+                assert_eq!(s.code(), Some(0), "keepalived-check reports the file");
+            };
+            run(&[]);
+            g.sample_size(10);
+            g.bench_function("keepalived_check_process", |b| b.iter(|| run(&[])));
+            g.bench_function("keepalived_check_process_no_huge_pages", |b| b.iter(|| run(&["--no-huge-pages"])));
+        }
+        Err(why) => eprintln!("note: {why}; no keepalived-check process figure"),
+    }
     g.finish();
+}
+
+/// The release build of the `keepalived-check` example beside this bench
+/// (`target/release/examples/`), if it is newer than the library's and the
+/// example's sources.
+fn check_binary() -> Result<PathBuf, String> {
+    fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let md = e.metadata().ok()?;
+                if md.is_dir() { newest(&e.path()) } else { md.modified().ok() }
+            })
+            .max()
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let profile = exe.parent().and_then(|deps| deps.parent()).ok_or("no profile directory")?;
+    let bin = profile.join("examples").join("keepalived-check");
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .map_err(|_| format!("{} is not built (cargo build --release --example keepalived-check)", bin.display()))?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let sources = [newest(&root.join("src")), newest(&root.join("examples"))];
+    if sources.into_iter().flatten().any(|t| t > built) {
+        return Err(format!("{} is older than the sources (rebuild it)", bin.display()));
+    }
+    Ok(bin)
 }
 
 criterion_group!(benches, bench);
