@@ -119,7 +119,8 @@ fn bench(c: &mut Criterion) {
 
 /// The release build of the `keepalived-check` example beside this bench
 /// (`target/release/examples/`), if it is newer than the library's and the
-/// example's sources.
+/// example's sources and the manifest (a time that cannot be read counts as
+/// older).
 fn check_binary() -> Result<PathBuf, String> {
     fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
         std::fs::read_dir(dir)
@@ -138,7 +139,9 @@ fn check_binary() -> Result<PathBuf, String> {
         .and_then(|m| m.modified())
         .map_err(|_| format!("{} is not built (cargo build --release --example keepalived-check)", bin.display()))?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let sources = [newest(&root.join("src")), newest(&root.join("examples"))];
+    let manifest = |name: &str| std::fs::metadata(root.join(name)).and_then(|m| m.modified()).ok();
+    let sources =
+        [newest(&root.join("src")), newest(&root.join("examples")), manifest("Cargo.toml"), manifest("Cargo.lock")];
     if sources.into_iter().flatten().any(|t| t > built) {
         return Err(format!("{} is older than the sources (rebuild it)", bin.display()));
     }

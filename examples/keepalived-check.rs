@@ -109,11 +109,9 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Files smaller than this are read on the heap as glibc sets it up.
-const LARGE_FILE: u64 = 1 << 20;
-
 /// Prepares glibc's heap for loading a configuration file of `file_len`
-/// bytes, when it is [`LARGE_FILE`] or more.
+/// bytes, when it is 1 MiB or more (smaller files are read on the heap as
+/// glibc sets it up).
 ///
 /// The typed configuration takes about three times the file's size, in
 /// hundreds of thousands of small allocations. On the heap as glibc sets it
@@ -129,28 +127,35 @@ const LARGE_FILE: u64 = 1 << 20;
 /// simply larger from the start and pages come 4 KiB at a time as before;
 /// where it must first compact memory to find huge pages (the `madvise`
 /// setting of `transparent_hugepage/defrag`), a run can take longer
-/// instead. Untouched parts of the step cost no memory, but a touched huge
-/// page is resident whole (38 MB resident instead of 34 on that file).
-/// Should the heap not grow by the step, glibc's settings are put back.
-/// Only glibc on Linux has these knobs; elsewhere this does nothing.
+/// instead. Untouched parts of the step are never resident, but a touched
+/// huge page is resident whole (38 MB resident instead of 34 on that file),
+/// and under strict overcommit the whole step counts against the commit
+/// limit. Should the heap not grow by the step, the three settings are
+/// reset to glibc's default values (which leaves glibc's dynamic mmap
+/// threshold off, and overrides any set through `GLIBC_TUNABLES`). Only
+/// 64-bit glibc on Linux has these knobs as used here (32-bit glibc refuses
+/// the 32 MiB threshold and the step is then not taken); elsewhere this
+/// does nothing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn prepare_heap(file_len: u64) {
     const HUGE_PAGE: usize = 2 << 20;
     // glibc's defaults, put back should the heap not grow as asked.
     const DEFAULT_PAD: libc::c_int = 128 << 10;
+    const LARGE_FILE: u64 = 1 << 20;
     if file_len < LARGE_FILE {
         return;
     }
     // Eight times the file, in whole huge pages, at most 1 GiB.
     let pad = (file_len.saturating_mul(8).min(1 << 30) as usize).next_multiple_of(HUGE_PAGE);
     let Ok(pad_c) = libc::c_int::try_from(pad) else { return };
-    // SAFETY: `mallopt`, `malloc`, `free` and `sbrk(0)` are glibc's
-    // thread-safe allocator interface; the block is freed at once, after one
-    // write to its first byte (in bounds), and nothing is read from it.
-    // `madvise(MADV_HUGEPAGE)` only changes how the kernel backs the pages of
-    // the range (their contents stay), and the range lies within what the
-    // heap grew by (between the program break before and after the
-    // allocation that grew it), which glibc owns.
+    // SAFETY: `mallopt`, `malloc` and `free` are glibc's thread-safe
+    // allocator interface; the block is freed at once, after one write to
+    // its first byte (in bounds), and nothing is read from it. `sbrk(0)`
+    // only reads the program break (and the program has one thread here).
+    // `madvise(MADV_HUGEPAGE)` only changes how the kernel backs the pages
+    // of the range, never their contents, so it cannot break what any code
+    // holds; the range also lies within what the heap grew by (between the
+    // program break before and after the allocation that grew it).
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, pad_c.saturating_mul(2));
@@ -168,7 +173,7 @@ fn prepare_heap(file_len: u64) {
         let after = libc::sbrk(0) as usize;
         if block.is_null() || after.saturating_sub(before) < pad {
             // No room for the step (strict overcommit, a break that cannot
-            // move): leave glibc's heap as it was set up.
+            // move): back to glibc's default values.
             libc::mallopt(libc::M_TOP_PAD, DEFAULT_PAD);
             libc::mallopt(libc::M_TRIM_THRESHOLD, DEFAULT_PAD);
             libc::mallopt(libc::M_MMAP_THRESHOLD, DEFAULT_PAD);

@@ -163,9 +163,7 @@ fn example_binary_end_to_end() {
 
     // A file of 1 MiB or more is read on a heap prepared for huge pages;
     // what comes out is the same as without (`--no-huge-pages`).
-    let dir = std::env::temp_dir().join(format!("lvskit-check-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let big = dir.join("big.conf");
+    let big = Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-cli-big.conf");
     let mut text = String::from("global_defs {\n    router_id BIG\n}\n");
     for v in 0..2_500u32 {
         let (a, b) = (v / 250, v % 250);
@@ -186,7 +184,7 @@ fn example_binary_end_to_end() {
     let big = big.to_string_lossy().into_owned();
     let prepared = run(&["-f", &big, "-i", "lvskit", "--any-interface", "--dump"]);
     let plain = run(&["-f", &big, "-i", "lvskit", "--any-interface", "--dump", "--no-huge-pages"]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&big).unwrap();
     assert_eq!(prepared, plain);
     assert_eq!(prepared.0, Some(5), "{}", prepared.2);
     assert!(prepared.2.contains("keepalived ignores `extra prose`"), "{}", prepared.2);

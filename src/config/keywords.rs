@@ -627,7 +627,9 @@ pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<u
     if nargs == 0 || b.len() >= 64 {
         return None;
     }
-    let masks = &ARG_MASKS[ctx as usize];
+    // (A context missing from the table gets filters that let every
+    // keyword through to the full check.)
+    let masks = ARG_MASKS.get(ctx as usize).unwrap_or(&[[u64::MAX; 3]; 3]);
     let may = |m: &[u64; 3]| m[0] >> b.len() & m[1] >> (first & 63) & m[2] >> (last & 63) & 1 == 1;
     let may = [may(&masks[0]), nargs >= 2 && may(&masks[1]), nargs >= 3 && may(&masks[2])];
     if may == [false; 3] {

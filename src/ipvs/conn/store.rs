@@ -961,6 +961,12 @@ mod tests {
         // The churn starts once the reader is reading (else a fast writer
         // could finish before the reader's first look-up).
         while !started.load(Relaxed) {
+            // A reader that failed during its first pass never sets the
+            // flag: report its panic instead of waiting for ever.
+            if reader.is_finished() {
+                reader.join().expect("reader's first pass");
+                unreachable!("the reader returns only after stop");
+            }
             std::thread::yield_now();
         }
         for round in 0..50u32 {
