@@ -10,7 +10,8 @@ use crate::ipvs::{DestConfig, ServiceConfig, ServiceKey};
 
 /// The `config_keepalived` target: `data` split at its first NUL into a main
 /// file and `inc.conf`, loaded end to end; every diagnostic renders and
-/// points inside its file.
+/// points inside its file; the directive tree read with the plain-line fast
+/// path equals the one read without it.
 #[doc(hidden)]
 pub fn fuzz_keepalived(data: &[u8]) {
     let (main, inc) = match data.iter().position(|&b| b == 0) {
@@ -36,6 +37,22 @@ pub fn fuzz_keepalived(data: &[u8]) {
     let _ = loaded.config.dump();
     let _ = loaded.config.ipvs_services();
     let _ = loaded.keepalived_verdict();
+    // The plain-line fast path reads the input as the general path does.
+    let read = |no_fast_path: bool| {
+        let mut pp = crate::config::lexer::Preprocessor::new(
+            &loader,
+            crate::config::lexer::LexOptions {
+                config_id: Some("a".into()),
+                max_generated: Some(2000),
+                no_fast_path,
+                ..Default::default()
+            },
+        );
+        pp.open_main("/etc/k/keepalived.conf");
+        let doc = crate::config::tree::parse(&mut pp);
+        (doc.structure(), format!("{:?}", pp.diags), pp.block_depth)
+    };
+    assert_eq!(read(false), read(true), "fast and general line readers differ");
 }
 
 /// The services and real servers of a table as `ipvsadm -S` keeps them

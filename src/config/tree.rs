@@ -133,6 +133,32 @@ impl fmt::Debug for Document {
 }
 
 impl Document {
+    /// Everything the tree holds (lines, blocks, words with their spans and
+    /// texts), as text: what tests and the fuzz target compare between two
+    /// readings.
+    pub(crate) fn structure(&self) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            out.push_str(&format!(
+                "{:?} {:?} {:?} {} [",
+                n.line,
+                block_at(&self.blocks, n.block),
+                n.end,
+                self.text(n.raw)
+            ));
+            for w in &self.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
+                out.push_str(&format!(
+                    "{:?}={:?}{} ",
+                    w.span,
+                    self.text(w.text_ref(&self.texts)),
+                    if w.quoted() { "q" } else { "" }
+                ));
+            }
+            out.push_str("]\n");
+        }
+        out
+    }
+
     /// The source files.
     pub fn sources(&self) -> &SourceMap {
         &self.sources
@@ -767,22 +793,8 @@ mod tests {
         assert!(top[1].block().is_none());
     }
 
-    /// Everything the tree holds, as text.
     fn dump(d: &Document) -> String {
-        let mut out = String::new();
-        for n in &d.nodes {
-            out.push_str(&format!("{:?} {:?} {:?} {} [", n.line, block_at(&d.blocks, n.block), n.end, d.text(n.raw)));
-            for w in &d.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
-                out.push_str(&format!(
-                    "{:?}={:?}{} ",
-                    w.span,
-                    d.text(w.text_ref(&d.texts)),
-                    if w.quoted() { "q" } else { "" }
-                ));
-            }
-            out.push_str("]\n");
-        }
-        out
+        d.structure()
     }
 
     /// The plain-line fast path reads every file exactly as the general
