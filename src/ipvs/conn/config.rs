@@ -149,9 +149,10 @@ pub struct ConnTableConfig {
     /// may compact memory directly, which can stall the growth of a shard
     /// (under its lock) when memory is fragmented; size the table with
     /// [`capacity`](Self::capacity) to do that work up front, or turn this
-    /// off. Linux only: elsewhere segments come from the global allocator.
-    /// Default `true` (the kernel's own table is on the slab, in the
-    /// kernel's huge-page direct map).
+    /// off. Only with the `huge-pages` feature, on Linux: otherwise segments
+    /// come from the global allocator whatever this says. Default `true`
+    /// (the kernel's own table is on the slab, in the kernel's huge-page
+    /// direct map).
     pub huge_pages: bool,
 }
 

@@ -852,7 +852,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_os = "linux")]
+    #[cfg(all(feature = "huge-pages", target_os = "linux"))]
     fn insert_find_remove_with_growth_on_huge_pages() {
         let arena = Arc::new(HugeArena::default());
         insert_find_remove(Some(arena.clone()));

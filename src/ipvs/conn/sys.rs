@@ -1,7 +1,9 @@
 //! The connection table's uses of `unsafe`, kept in this one file: the
 //! CPU's prefetch instruction, which the batch calls use to overlap the
 //! cache misses of several look-ups, and [`HugeArena`], the memory of large
-//! slot segments, mapped on transparent huge pages.
+//! slot segments, mapped on transparent huge pages (with the `huge-pages`
+//! feature on Linux; without it the arena maps nothing and every segment
+//! comes from the global allocator).
 //!
 //! `_mm_prefetch` carries `#[target_feature(enable = "sse")]`, and Rust
 //! (checked with 1.95) lets such a function be called only from `unsafe`
@@ -166,7 +168,7 @@ impl HugeArena {
     }
 
     /// Bytes handed out.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "huge-pages", target_os = "linux"))]
     pub(crate) fn used_bytes(&self) -> usize {
         self.chunks.lock().iter().map(|c| c.used).sum()
     }
@@ -200,7 +202,7 @@ impl Drop for HugeArena {
 
 /// Maps `len` bytes (a multiple of [`HUGE_PAGE`]) of zeroed anonymous
 /// memory at a 2 MiB-aligned address and advises huge pages for it.
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "huge-pages", target_os = "linux"))]
 fn map_huge(len: usize) -> Option<*mut u8> {
     let span = len.checked_add(HUGE_PAGE)?;
     // SAFETY: an anonymous private mapping at an address the kernel picks
@@ -244,13 +246,13 @@ fn map_huge(len: usize) -> Option<*mut u8> {
     Some(aligned)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(feature = "huge-pages", target_os = "linux")))]
 fn map_huge(_len: usize) -> Option<*mut u8> {
     None
 }
 
 /// Unmaps a chunk made by [`map_huge`].
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "huge-pages", target_os = "linux"))]
 fn unmap(base: *mut u8, len: usize) {
     // SAFETY: (base, len) is exactly one mapping made by `map_huge`, and the
     // arena unmaps it only when it drops, after every HugeSlice (each holds
@@ -258,10 +260,10 @@ fn unmap(base: *mut u8, len: usize) {
     unsafe { libc::munmap(base.cast::<libc::c_void>(), len) };
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(feature = "huge-pages", target_os = "linux")))]
 fn unmap(_base: *mut u8, _len: usize) {}
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, feature = "huge-pages", target_os = "linux"))]
 mod tests {
     use super::*;
     use std::sync::Arc;

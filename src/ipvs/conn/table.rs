@@ -178,7 +178,8 @@ impl ConnTable {
         config.validate()?;
         let shard_bits = config.shards.trailing_zeros();
         let per_shard = config.capacity.div_ceil(config.shards);
-        let arena = config.huge_pages.then(|| Arc::new(HugeArena::default()));
+        let arena = (cfg!(all(feature = "huge-pages", target_os = "linux")) && config.huge_pages)
+            .then(|| Arc::new(HugeArena::default()));
         Ok(ConnTable {
             clock: Clock::new(now),
             hash: KeyedHash::new(config.resolve_seed()?),
