@@ -38,21 +38,9 @@ pub fn fuzz_keepalived(data: &[u8]) {
     let _ = loaded.config.ipvs_services();
     let _ = loaded.keepalived_verdict();
     // The plain-line fast path reads the input as the general path does.
-    let read = |no_fast_path: bool| {
-        let mut pp = crate::config::lexer::Preprocessor::new(
-            &loader,
-            crate::config::lexer::LexOptions {
-                config_id: Some("a".into()),
-                max_generated: Some(2000),
-                no_fast_path,
-                ..Default::default()
-            },
-        );
-        pp.open_main("/etc/k/keepalived.conf");
-        let doc = crate::config::tree::parse(&mut pp);
-        (doc.structure(), format!("{:?}", pp.diags), pp.block_depth)
-    };
-    assert_eq!(read(false), read(true), "fast and general line readers differ");
+    let [fast, general] =
+        crate::config::tree::read_both_ways(&loader, "/etc/k/keepalived.conf", &super::lex_options(&opts));
+    assert_eq!(fast, general, "fast and general line readers differ");
 }
 
 /// The services and real servers of a table as `ipvsadm -S` keeps them

@@ -603,22 +603,13 @@ impl Context {
 /// point out words keepalived silently drops, like prose after a value).
 /// `None` for keywords that take lists, blocks or a free number of words.
 pub fn max_args(ctx: Context, keyword: &str) -> Option<usize> {
-    let (zero, one, two) = arg_lists(ctx);
-    if zero.contains(&keyword) {
-        Some(0)
-    } else if one.contains(&keyword) {
-        Some(1)
-    } else if two.contains(&keyword) {
-        Some(2)
-    } else {
-        None
-    }
+    arg_lists(ctx).listed_max(keyword, [true; 3])
 }
 
 /// The largest argument count of `keyword` if `nargs` is more than that
 /// ([`max_args`], looking only at the lists that can matter). Runs for every
 /// directive read: most are turned away by the lengths and the first and
-/// last bytes of the listed keywords ([`ARG_MASKS`]) before any is
+/// last bytes of the listed keywords ([`ArgLists`]' masks) before any is
 /// compared.
 #[inline(always)]
 pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<usize> {
@@ -627,56 +618,14 @@ pub(crate) fn excess_args(ctx: Context, keyword: &str, nargs: usize) -> Option<u
     if nargs == 0 || b.len() >= 64 {
         return None;
     }
-    // (A context missing from the table gets filters that let every
-    // keyword through to the full check.)
-    let masks = ARG_MASKS.get(ctx as usize).unwrap_or(&[[u64::MAX; 3]; 3]);
+    let lists = arg_lists(ctx);
     let may = |m: &[u64; 3]| m[0] >> b.len() & m[1] >> (first & 63) & m[2] >> (last & 63) & 1 == 1;
-    let may = [may(&masks[0]), nargs >= 2 && may(&masks[1]), nargs >= 3 && may(&masks[2])];
+    let may = [may(&lists.masks[0]), nargs >= 2 && may(&lists.masks[1]), nargs >= 3 && may(&lists.masks[2])];
     if may == [false; 3] {
         return None;
     }
-    listed_max(ctx, keyword, may)
+    lists.listed_max(keyword, may)
 }
-
-/// The first of `ctx`'s argument lists that `may` allows and that holds
-/// `keyword`, as its argument count.
-#[inline(never)]
-fn listed_max(ctx: Context, keyword: &str, may: [bool; 3]) -> Option<usize> {
-    let (zero, one, two) = arg_lists(ctx);
-    [zero, one, two].iter().zip(may).position(|(list, may)| may && list.contains(&keyword))
-}
-
-/// Every context, in declaration order (`ALL_CONTEXTS[c as usize] == c`).
-const ALL_CONTEXTS: [Context; 25] = {
-    use Context as C;
-    [
-        C::Root,
-        C::GlobalDefs,
-        C::VrrpInstance,
-        C::Authentication,
-        C::VrrpSyncGroup,
-        C::VrrpScript,
-        C::VrrpTrackProcess,
-        C::TrackFile,
-        C::GarpGroup,
-        C::TrackGroup,
-        C::BfdInstance,
-        C::VirtualServer,
-        C::RealServer,
-        C::Ssl,
-        C::TcpCheck,
-        C::HttpGet,
-        C::SslGet,
-        C::MiscCheck,
-        C::SmtpCheck,
-        C::DnsCheck,
-        C::UdpCheck,
-        C::PingCheck,
-        C::FileCheck,
-        C::BfdCheck,
-        C::Url,
-    ]
-};
 
 /// A filter of the keywords of `list`: bit `n` of the first word set when
 /// one is `n` bytes long, of the second when one starts with a byte whose
@@ -696,25 +645,38 @@ const fn list_masks(list: &[&str]) -> [u64; 3] {
     m
 }
 
-/// For each context (by discriminant), the [`list_masks`] of each of its
-/// [`arg_lists`].
-static ARG_MASKS: [[[u64; 3]; 3]; ALL_CONTEXTS.len()] = {
-    let mut t = [[[0u64; 3]; 3]; ALL_CONTEXTS.len()];
-    let mut i = 0;
-    while i < ALL_CONTEXTS.len() {
-        let (zero, one, two) = arg_lists(ALL_CONTEXTS[i]);
-        t[ALL_CONTEXTS[i] as usize] = [list_masks(zero), list_masks(one), list_masks(two)];
-        i += 1;
-    }
-    t
-};
+/// A context's argument lists (keywords taking no, one and two arguments)
+/// and the [`list_masks`] of each.
+struct ArgLists {
+    lists: [&'static [&'static str]; 3],
+    masks: [[u64; 3]; 3],
+}
 
-/// The keywords of `ctx` that take no, one and two arguments.
-const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static str], &'static [&'static str]) {
+impl ArgLists {
+    const fn new(zero: &'static [&'static str], one: &'static [&'static str], two: &'static [&'static str]) -> Self {
+        ArgLists { lists: [zero, one, two], masks: [list_masks(zero), list_masks(one), list_masks(two)] }
+    }
+
+    /// The first list `may` allows that holds `keyword`, as its argument
+    /// count.
+    fn listed_max(&self, keyword: &str, may: [bool; 3]) -> Option<usize> {
+        self.lists.iter().zip(may).position(|(list, may)| may && list.contains(&keyword))
+    }
+}
+
+/// The keywords of `ctx` that take no, one and two arguments, with their
+/// filters.
+fn arg_lists(ctx: Context) -> &'static ArgLists {
     use Context as C;
-    let flag: &[&str] = &[];
+    /// A context's lists, built once at compile time.
+    macro_rules! lists {
+        ($zero:expr, $one:expr, $two:expr $(,)?) => {{
+            const L: ArgLists = ArgLists::new($zero, $one, $two);
+            &L
+        }};
+    }
     match ctx {
-        C::GlobalDefs => (
+        C::GlobalDefs => lists!(
             &["no_email_faults", "enable_script_security", "lvs_flush", "vrrp_check_unicast_src", "vrrp_strict"],
             &[
                 "router_id",
@@ -750,7 +712,7 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
             ],
             &["smtp_server", "script_user"],
         ),
-        C::VrrpInstance => (
+        C::VrrpInstance => lists!(
             &[
                 "nopreempt",
                 "preempt",
@@ -791,11 +753,11 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
                 "notify_priority_changes",
                 "lvs_sync_daemon_interface",
             ],
-            flag,
+            &[],
         ),
-        C::Authentication => (flag, &["auth_type", "auth_pass"], flag),
-        C::VrrpScript => (&["init_fail"], &["interval", "timeout", "rise", "fall"], &["weight", "user"]),
-        C::VirtualServer => (
+        C::Authentication => lists!(&[], &["auth_type", "auth_pass"], &[]),
+        C::VrrpScript => lists!(&["init_fail"], &["interval", "timeout", "rise", "fall"], &["weight", "user"]),
+        C::VirtualServer => lists!(
             &[
                 "inhibit_on_failure",
                 "hashed",
@@ -833,8 +795,8 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
             ],
             &["sorry_server"],
         ),
-        C::RealServer => (
-            flag,
+        C::RealServer => lists!(
+            &[],
             &[
                 "weight",
                 "uthreshold",
@@ -849,7 +811,7 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
                 "smtp_alert",
                 "virtualhost",
             ],
-            flag,
+            &[],
         ),
         C::TcpCheck
         | C::HttpGet
@@ -858,7 +820,7 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
         | C::SmtpCheck
         | C::DnsCheck
         | C::UdpCheck
-        | C::PingCheck => (
+        | C::PingCheck => lists!(
             &["misc_dynamic"],
             &[
                 "connect_ip",
@@ -888,9 +850,9 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
             ],
             &["user"],
         ),
-        C::FileCheck => (flag, &["track_file"], &["weight"]),
-        C::Url => (&["regex_no_match"], &["path", "digest", "virtualhost"], flag),
-        _ => (flag, flag, flag),
+        C::FileCheck => lists!(&[], &["track_file"], &["weight"]),
+        C::Url => lists!(&["regex_no_match"], &["path", "digest", "virtualhost"], &[]),
+        _ => lists!(&[], &[], &[]),
     }
 }
 
@@ -898,11 +860,67 @@ const fn arg_lists(ctx: Context) -> (&'static [&'static str], &'static [&'static
 mod tests {
     use super::*;
 
-    #[test]
-    fn contexts_listed_in_discriminant_order() {
-        for (i, c) in ALL_CONTEXTS.iter().enumerate() {
-            assert_eq!(*c as usize, i, "{c:?}");
+    /// Every context (the match below stops compiling when one is added
+    /// without being listed here).
+    fn all_contexts() -> [Context; 25] {
+        use Context as C;
+        let all = [
+            C::Root,
+            C::GlobalDefs,
+            C::VrrpInstance,
+            C::Authentication,
+            C::VrrpSyncGroup,
+            C::VrrpScript,
+            C::VrrpTrackProcess,
+            C::TrackFile,
+            C::GarpGroup,
+            C::TrackGroup,
+            C::BfdInstance,
+            C::VirtualServer,
+            C::RealServer,
+            C::Ssl,
+            C::TcpCheck,
+            C::HttpGet,
+            C::SslGet,
+            C::MiscCheck,
+            C::SmtpCheck,
+            C::DnsCheck,
+            C::UdpCheck,
+            C::PingCheck,
+            C::FileCheck,
+            C::BfdCheck,
+            C::Url,
+        ];
+        for c in all {
+            match c {
+                C::Root
+                | C::GlobalDefs
+                | C::VrrpInstance
+                | C::Authentication
+                | C::VrrpSyncGroup
+                | C::VrrpScript
+                | C::VrrpTrackProcess
+                | C::TrackFile
+                | C::GarpGroup
+                | C::TrackGroup
+                | C::BfdInstance
+                | C::VirtualServer
+                | C::RealServer
+                | C::Ssl
+                | C::TcpCheck
+                | C::HttpGet
+                | C::SslGet
+                | C::MiscCheck
+                | C::SmtpCheck
+                | C::DnsCheck
+                | C::UdpCheck
+                | C::PingCheck
+                | C::FileCheck
+                | C::BfdCheck
+                | C::Url => {}
+            }
         }
+        all
     }
 
     /// The length masks only skip work: `excess_args` agrees with
@@ -911,9 +929,9 @@ mod tests {
     #[test]
     fn excess_args_agrees_with_max_args() {
         let probes = ["weight", "connect_port", "misc_dynamic", "nb_get_retry", "x", "", "no_such_keyword_xy"];
-        for ctx in ALL_CONTEXTS {
-            let (zero, one, two) = arg_lists(ctx);
-            let words = ctx.keywords().iter().chain(zero).chain(one).chain(two).chain(probes.iter());
+        for ctx in all_contexts() {
+            let lists = arg_lists(ctx).lists;
+            let words = ctx.keywords().iter().chain(lists.into_iter().flatten()).chain(probes.iter());
             for kw in words {
                 for nargs in 0..5 {
                     let want = max_args(ctx, kw).filter(|&m| nargs > m);

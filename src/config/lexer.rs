@@ -432,11 +432,8 @@ pub(crate) static PLAIN_CLASS: [u8; 256] = {
 /// none) and the brace that ends it, if any.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plain {
-    /// The whole physical line.
+    /// The whole physical line (its words went to `next_plain`'s `push`).
     pub(crate) line: Span,
-    /// Its words, blanks trimmed (empty, at the line's start, when it has
-    /// none).
-    pub(crate) words: Span,
     /// A final `{` or `}`.
     pub(crate) brace: Option<(u8, Span)>,
 }
@@ -1461,9 +1458,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
         let (file, start) = (cur.file, cur.pos);
         let text = self.sources.file(file).text().as_bytes();
         // One pass over the line: its end, its words, a brace, and any byte
-        // that needs the general path.
-        // The first word's start and the last word's end.
-        let mut words: Option<(usize, usize)> = None;
+        // that needs the general path. `first`: where the first word starts.
+        let mut first: Option<usize> = None;
         let mut brace: Option<usize> = None;
         let mut i = start;
         let mut newline = false;
@@ -1493,7 +1489,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
                 let rest = &text[i + 1..];
                 i += 1 + rest.iter().position(|&b| PLAIN_CLASS[b as usize] != PLAIN).unwrap_or(rest.len());
                 push(Span::new(file, w as u32, i as u32));
-                words = Some((words.map_or(w, |(first, _)| first), i));
+                first.get_or_insert(w);
             } else if c == NEWLINE {
                 newline = true;
                 break;
@@ -1512,7 +1508,7 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             return None;
         }
         let adv = line_len + usize::from(newline);
-        if let Some((first, _)) = words {
+        if let Some(first) = first {
             // Conditional and sequence lines, and `include` with its variants
             // (`includea` ...).
             if matches!(text[first], b'@' | b'~') || text[first..].starts_with(b"include") {
@@ -1520,10 +1516,8 @@ impl<'l, L: Loader + ?Sized> Preprocessor<'l, L> {
             }
         }
         let s = start as u32;
-        let (w0, w1) = words.map_or((s, s), |(a, b)| (a as u32, b as u32));
         let plain = Plain {
             line: Span::new(file, s, s + line_len as u32),
-            words: Span::new(file, w0, w1),
             brace: brace.map(|i| (text[i], Span::new(file, i as u32, i as u32 + 1))),
         };
         self.stack.last_mut().and_then(|t| t.current.as_mut()).expect("checked above").pos += adv;

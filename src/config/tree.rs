@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::diag::{ConfigErr, Diagnostic};
-use super::lexer::{LineBuf, Preprocessor};
+use super::lexer::{LexOptions, LineBuf, Preprocessor};
 use super::loader::Loader;
 use super::source::{FileId, SourceMap, Span};
 
@@ -636,7 +636,9 @@ impl<'s> Builder<'s> {
             if let Some(plain) = pp.next_plain(|span| words.push(WordData { span, text: INLINE })) {
                 let n = self.doc.words.len() as u32 - first_word;
                 if n > 0 {
-                    let w = plain.words;
+                    // The words' extent: from the first one's start to the
+                    // last one's end.
+                    let w = self.doc.words[first_word as usize].span.to(self.doc.words[self.doc.words.len() - 1].span);
                     self.directive(
                         pp,
                         first_word,
@@ -751,6 +753,22 @@ pub(crate) fn parse<L: Loader + ?Sized>(pp: &mut Preprocessor<'_, L>) -> Documen
     Builder::new(None).build(pp)
 }
 
+/// Reads `path` twice, with the plain-line fast path and without it, and
+/// gives what each reading produced (the tree's [`Document::structure`], the
+/// diagnostics, the brace depth), for tests and the fuzz target to compare.
+pub(crate) fn read_both_ways<L: Loader + ?Sized>(
+    loader: &L,
+    path: &str,
+    lex: &LexOptions,
+) -> [(String, String, i32); 2] {
+    [false, true].map(|no_fast_path| {
+        let mut pp = Preprocessor::new(loader, LexOptions { no_fast_path, ..lex.clone() });
+        pp.open_main(path);
+        let d = parse(&mut pp);
+        (d.structure(), format!("{:?}", pp.diags), pp.block_depth)
+    })
+}
+
 /// Reads a whole configuration, handing each top-level directive (with its
 /// block) to `sink` as soon as it is complete, and keeping none: the
 /// returned document has the sources and no directive. Memory: one
@@ -793,10 +811,6 @@ mod tests {
         assert!(top[1].block().is_none());
     }
 
-    fn dump(d: &Document) -> String {
-        d.structure()
-    }
-
     /// The plain-line fast path reads every file exactly as the general
     /// path does: same tree, same spans, same diagnostics (the verdict
     /// corpus, the fuzz corpus, and tricky lines).
@@ -825,21 +839,9 @@ mod tests {
         }
         for (name, text) in texts {
             let l = MemoryLoader::new().with("/k.conf", text.clone());
-            let run = |no_fast_path: bool| {
-                let mut pp = Preprocessor::new(
-                    &l,
-                    LexOptions {
-                        config_id: Some("a".into()),
-                        max_generated: Some(500),
-                        no_fast_path,
-                        ..LexOptions::default()
-                    },
-                );
-                pp.open_main("/k.conf");
-                let d = parse(&mut pp);
-                (dump(&d), format!("{:?}", pp.diags), pp.block_depth)
-            };
-            assert_eq!(run(false), run(true), "{name}");
+            let lex = LexOptions { config_id: Some("a".into()), max_generated: Some(500), ..LexOptions::default() };
+            let [fast, general] = read_both_ways(&l, "/k.conf", &lex);
+            assert_eq!(fast, general, "{name}");
         }
     }
 

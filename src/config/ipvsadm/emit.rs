@@ -79,11 +79,6 @@ pub(crate) fn sched_flags(sched: &str, flags: ServiceFlags) -> String {
     v.join(",")
 }
 
-/// Whether any scheduler flag (`-b`) is set.
-pub(crate) fn has_sched_flags(flags: ServiceFlags) -> bool {
-    flags.intersects(ServiceFlags::SCHED_FLAGS)
-}
-
 /// The options of `-A`/`-E` after the service: `-s SCHED [-p T [-M MASK]]
 /// [--pe PE] [-o] [-b FLAGS]`, in ipvsadm's order.
 fn service_options(s: &ServiceConfig) -> String {
@@ -106,7 +101,7 @@ fn service_options(s: &ServiceConfig) -> String {
     if s.flags.contains(ServiceFlags::ONEPACKET) {
         out.push_str(" -o");
     }
-    if has_sched_flags(s.flags) {
+    if s.flags.intersects(ServiceFlags::SCHED_FLAGS) {
         let _ = write!(out, " -b {}", sched_flags(&s.scheduler, s.flags));
     }
     out

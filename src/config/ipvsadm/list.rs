@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::emit::{addr_port, has_sched_flags, key_proto, sched_flags};
+use super::emit::{addr_port, key_proto, sched_flags};
 use super::{ListFormat, ListOptions};
 use crate::ipvs::{
     DaemonConfig, DaemonRole, DestSnapshot, Family, ForwardMethod, IpvsInfo, PersistMask, Protocol, ServiceFlags,
@@ -242,7 +242,7 @@ fn service_entry(out: &mut String, s: &ServiceSnapshot, o: &ListOptions) {
         }
         _ => {
             let _ = write!(out, "{name} {}", c.scheduler);
-            if has_sched_flags(c.flags) {
+            if c.flags.intersects(ServiceFlags::SCHED_FLAGS) {
                 let _ = write!(out, " ({})", sched_flags(&c.scheduler, c.flags));
             }
             if let Some(p) = &c.persistence {

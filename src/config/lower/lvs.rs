@@ -137,18 +137,11 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
         },
         None => 0,
     };
-    // Most addresses are plain IPv4: read in one pass, up to a `-range`
-    // or `/mask` with no `:` after it.
-    if let Some((a, end)) = pton4_prefix(ip) {
-        if !ip.as_bytes()[end..].contains(&b':') {
-            return Ok((IpAddr::V4(a), port));
-        }
-    }
-    let base = ip.bytes().position(|b| b == b'-' || b == b'/').map_or(ip, |i| &ip[..i]);
     let addr = if ip.as_bytes().contains(&b':') {
+        let base = ip.bytes().position(|b| b == b'-' || b == b'/').map_or(ip, |i| &ip[..i]);
         base.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
     } else {
-        pton4(base).map(IpAddr::V4)
+        pton4_prefix(ip).map(IpAddr::V4)
     };
     match addr {
         Some(a) => Ok((a, port)),
@@ -156,12 +149,12 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
     }
 }
 
-/// [`pton4`] of `s` up to its first `-` or `/` (or its end), and where
-/// that part ends; `None` when that part is not an IPv4 address.
-fn pton4_prefix(s: &str) -> Option<(Ipv4Addr, usize)> {
+/// [`pton4`] of `s` up to its first `-` or `/` (a range or a mask, which
+/// `inet_stosockaddr` ignores), in one pass over the digits and dots.
+fn pton4_prefix(s: &str) -> Option<Ipv4Addr> {
     let end = s.bytes().position(|b| !(b.is_ascii_digit() || b == b'.')).unwrap_or(s.len());
     match s.as_bytes().get(end) {
-        None | Some(b'-' | b'/') => pton4(&s[..end]).map(|a| (a, end)),
+        None | Some(b'-' | b'/') => pton4(&s[..end]),
         Some(_) => None,
     }
 }
@@ -667,7 +660,7 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, vs: &mut VsDraft, con
         }
         "hashed" => vs.hashed = true,
         name @ ("ops" | "flag-1" | "flag-2" | "flag-3") => {
-            vs.flags |= ServiceFlags::from_name(name).unwrap_or(ServiceFlags::EMPTY);
+            vs.flags |= ServiceFlags::from_name(name).expect("one of the flag names matched");
         }
         "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
             let name = c.name();
@@ -676,7 +669,7 @@ fn vs_keyword<'d>(lw: &mut Lowerer<'_>, c: &Directive<'d>, vs: &mut VsDraft, con
                 // keepalived sets the flag only when the prefix matches the
                 // scheduler (`sh-port` does nothing for mh, and vice versa).
                 if name.starts_with(sched) {
-                    vs.flags |= ServiceFlags::from_name(name).unwrap_or(ServiceFlags::EMPTY);
+                    vs.flags |= ServiceFlags::from_name(name).expect("one of the flag names matched");
                 }
             } else {
                 lw.general(
@@ -1681,7 +1674,8 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
     let (g_smtp_alert_checker, g_smtp_alert, g_log_all_failures) =
         (g.smtp_alert_checker, g.smtp_alert, g.checker_log_all_failures);
     {
-        // Formatted only into reports (most virtual servers have none).
+        // The name is formatted only into reports (most virtual servers have
+        // none).
         let key = vs.key;
         let name = VsName(&key);
         if vs.rs.is_empty() {
