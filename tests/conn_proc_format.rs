@@ -3,7 +3,7 @@
 //! replayed on stable with the fuzz target's own check.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+mod corpus_support;
 
 use lvskit::ipvs::conn::{ConnEntry, ConnState, SctpState, TcpState, parse_proc, render_proc};
 use proptest::prelude::*;
@@ -81,12 +81,9 @@ fn check(data: &[u8]) {
 
 #[test]
 fn fuzz_corpus_replays() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/proc_ip_vs_conn");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        check(&std::fs::read(&path).unwrap());
-        n += 1;
+    let corpus = corpus_support::corpus("proc_ip_vs_conn");
+    for (_, data) in &corpus {
+        check(data);
     }
-    assert!(n >= 5, "corpus too small in {}", dir.display());
+    assert!(corpus.len() >= 5, "corpus too small: {}", corpus.len());
 }

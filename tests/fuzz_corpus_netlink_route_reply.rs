@@ -13,8 +13,7 @@ use lvskit::backend::{AddrFlags, AddrScope, BackendError};
 
 /// One named input of the corpus.
 fn seed(name: &str) -> Vec<u8> {
-    let all = corpus_support::corpus("netlink_route_reply");
-    all.into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no seed {name}")).1
+    corpus_support::input("netlink_route_reply", name)
 }
 
 fn decode(data: &[u8]) -> Result<AddressDumpPart, BackendError> {

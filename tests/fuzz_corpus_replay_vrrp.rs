@@ -9,14 +9,12 @@ mod corpus_support;
 
 use corpus_support::corpus;
 
+/// Runs `check` on every input (`corpus` refuses an empty corpus).
 fn replay(target: &str, check: fn(&[u8])) {
-    let mut n = 0;
     for (name, data) in corpus(target) {
         let outcome = std::panic::catch_unwind(|| check(&data));
         assert!(outcome.is_ok(), "{target}: {name} fails");
-        n += 1;
     }
-    assert!(n > 0, "{target}: empty corpus");
 }
 
 #[test]

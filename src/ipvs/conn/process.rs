@@ -36,7 +36,7 @@ use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
 use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, flag};
-use super::table::{ConnTable, Family, conn_tag, forward_method, template_item};
+use super::table::{ConnTable, Family, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
 use super::time::{HZ, widen};
@@ -432,9 +432,8 @@ impl ConnTable {
         let (cport, sport) = (flow.dst_port, flow.src_port);
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
-        let h = A::hash(&self.hash, proto, caddr, cport);
-        let tag = conn_tag(h);
-        let mut w = A::shards(self)[self.shard_of(h)].write();
+        let (tag, sh) = self.home(proto, caddr, cport);
+        let mut w = sh.write();
         let found = {
             let dests = &w.g.dests;
             w.find_by(tag, |e| {

@@ -331,8 +331,16 @@ impl ConnTable {
     #[inline]
     pub(super) fn place<A: Family>(&self, flow: &Flow) -> Option<(Key<A>, u32, &Shard<A>)> {
         let k = Key::<A>::of_flow(flow)?;
-        let h = A::hash(&self.hash, k.proto, k.caddr, k.cport);
-        Some((k, conn_tag(h), &A::shards(self)[self.shard_of(h)]))
+        let (tag, sh) = self.home(k.proto, k.caddr, k.cport);
+        Some((k, tag, sh))
+    }
+
+    /// The hash tag and the shard of the connections of client endpoint
+    /// (`proto`, `caddr`, `cport`).
+    #[inline]
+    pub(super) fn home<A: Family>(&self, proto: u8, caddr: A, cport: u16) -> (u32, &Shard<A>) {
+        let h = A::hash(&self.hash, proto, caddr, cport);
+        (conn_tag(h), &A::shards(self)[self.shard_of(h)])
     }
 
     /// Looks up every flow of `flows` as [`lookup`](Self::lookup) does, into
@@ -378,12 +386,12 @@ impl ConnTable {
     pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) {
         match caddr {
             IpAddr::V4(a) => {
-                let h = self.hash.v4(proto, u32::from(a), cport);
-                self.v4[self.shard_of(h)].prefetch(conn_tag(h));
+                let (tag, sh) = self.home(proto, u32::from(a), cport);
+                sh.prefetch(tag);
             }
             IpAddr::V6(a) => {
-                let h = self.hash.v6(proto, u128::from(a), cport);
-                self.v6[self.shard_of(h)].prefetch(conn_tag(h));
+                let (tag, sh) = self.home(proto, u128::from(a), cport);
+                sh.prefetch(tag);
             }
         }
     }

@@ -39,20 +39,20 @@ pub(crate) trait LoadStructure {
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize);
 }
 
-/// The leaf of `dests[index]` in a structure of `n` leaves kept in link
-/// order (the kernel links new servers at the head of its list, so leaf `j`
+/// The leaf of server `index` of a list of `len` in a structure of `n`
+/// leaves kept in link order (the kernel links new servers at the head of its list, so leaf `j`
 /// is list index `n - 1 - j`), or `None` when the list and the structure
 /// disagree and the structure must be rebuilt.
 #[inline]
-fn leaf_of(n: usize, dests: &[Arc<Dest>], index: usize) -> Option<usize> {
-    (dests.len() == n && index < n).then(|| n - 1 - index)
+fn leaf_of(n: usize, len: usize, index: usize) -> Option<usize> {
+    (len == n && index < n).then(|| n - 1 - index)
 }
 
-/// Whether linking `dests[index]` onto a structure of `n` leaves is a link
-/// at the head, which appends leaf `n`; anything else needs a rebuild.
+/// Whether linking server `index` of a list now `len` long onto a
+/// structure of `n` leaves is a link at the head, which appends leaf `n`; anything else needs a rebuild.
 #[inline]
-fn head_link(n: usize, dests: &[Arc<Dest>], index: usize) -> bool {
-    index == 0 && dests.len() == n + 1
+fn head_link(n: usize, len: usize, index: usize) -> bool {
+    index == 0 && len == n + 1
 }
 
 /// An index that is kept only while the service has at least `from`
@@ -227,7 +227,7 @@ impl<K: Rank> LoadStructure for LoadIndex<K> {
     /// `dests[index]` was linked: O(log n) for a link at the head.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.keys.len();
-        if !head_link(n, dests, index) || n == self.cap {
+        if !head_link(n, dests.len(), index) || n == self.cap {
             self.rebuild(dests);
             return;
         }
@@ -242,7 +242,7 @@ impl<K: Rank> LoadStructure for LoadIndex<K> {
 
     /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        match leaf_of(self.keys.len(), dests, index) {
+        match leaf_of(self.keys.len(), dests.len(), index) {
             Some(j) => self.set(j, &dests[index]),
             None => self.rebuild(dests),
         }
@@ -460,7 +460,7 @@ impl LoadStructure for WeightSums {
     /// `dests[index]` was linked.
     fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.weights.len();
-        if !head_link(n, dests, index) {
+        if !head_link(n, dests.len(), index) {
             self.rebuild(dests);
             return;
         }
@@ -481,7 +481,7 @@ impl LoadStructure for WeightSums {
     /// Reads `dests[index]` again: O(log n).
     fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
         let n = self.weights.len();
-        let Some(j) = leaf_of(n, dests, index) else {
+        let Some(j) = leaf_of(n, dests.len(), index) else {
             self.rebuild(dests);
             return;
         };
@@ -525,7 +525,7 @@ impl Underloaded {
     }
 
     pub(crate) fn add(&mut self, dests: &[Arc<Dest>], index: usize) {
-        if !head_link(self.under.len(), dests, index) {
+        if !head_link(self.under.len(), dests.len(), index) {
             self.rebuild(dests);
             return;
         }
@@ -535,7 +535,7 @@ impl Underloaded {
     }
 
     pub(crate) fn refresh(&mut self, dests: &[Arc<Dest>], index: usize) {
-        let Some(j) = leaf_of(self.under.len(), dests, index) else {
+        let Some(j) = leaf_of(self.under.len(), dests.len(), index) else {
             self.rebuild(dests);
             return;
         };
