@@ -26,6 +26,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "../tests/example_support/mod.rs"]
+mod example_support;
 use lvskit::config::{FsLoader, LoadOptions, MemoryLoader, load, parse};
 
 const VIRTUAL_SERVERS: usize = 10_000;
@@ -97,7 +100,7 @@ fn bench(c: &mut Criterion) {
     } else {
         eprintln!("note: {KEEPALIVED} is not installed; no keepalived figure");
     }
-    match check_binary() {
+    match example_support::example_binary("keepalived-check") {
         Ok(bin) => {
             let run = |extra: &[&str]| {
                 let s = Command::new(&bin)
@@ -112,40 +115,11 @@ fn bench(c: &mut Criterion) {
             g.bench_function("keepalived_check_process", |b| b.iter(|| run(&[])));
             g.bench_function("keepalived_check_process_no_huge_pages", |b| b.iter(|| run(&["--no-huge-pages"])));
         }
-        Err(why) => eprintln!("note: {why}; no keepalived-check process figure"),
+        Err(why) => eprintln!(
+            "note: {why} (cargo build --release --features huge-pages --example keepalived-check); no keepalived-check process figure"
+        ),
     }
     g.finish();
-}
-
-/// The release build of the `keepalived-check` example beside this bench
-/// (`target/release/examples/`), if it is newer than the library's and the
-/// example's sources and the manifest (a time that cannot be read counts as
-/// older).
-fn check_binary() -> Result<PathBuf, String> {
-    fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
-        std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let md = e.metadata().ok()?;
-                if md.is_dir() { newest(&e.path()) } else { md.modified().ok() }
-            })
-            .max()
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let profile = exe.parent().and_then(|deps| deps.parent()).ok_or("no profile directory")?;
-    let bin = profile.join("examples").join("keepalived-check");
-    let built = std::fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .map_err(|_| format!("{} is not built (cargo build --release --example keepalived-check)", bin.display()))?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let manifest = |name: &str| std::fs::metadata(root.join(name)).and_then(|m| m.modified()).ok();
-    let sources =
-        [newest(&root.join("src")), newest(&root.join("examples")), manifest("Cargo.toml"), manifest("Cargo.lock")];
-    if sources.into_iter().flatten().any(|t| t > built) {
-        return Err(format!("{} is older than the sources (rebuild it)", bin.display()));
-    }
-    Ok(bin)
 }
 
 criterion_group!(benches, bench);

@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod example_support;
+
 use lvskit::config::{ConfigStore, FsLoader, HostInfo, LoadOptions, Loaded, MemoryLoader, load};
 
 const VERDICTS: &str = "tests/data/config/verdicts";
@@ -104,35 +106,9 @@ fn dump_of_the_seed_matches_golden() {
     }
 }
 
-fn mtime(p: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-/// The example binary that `cargo test` builds next to the test binaries
-/// (`target/<profile>/examples/`), when it is at least as new as the
-/// library and the example's source (`cargo test --test NAME` alone does
-/// not rebuild examples).
-fn example_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let deps = exe.parent().ok_or("no deps dir")?;
-    let bin = deps.parent().ok_or("no profile dir")?.join("examples").join("keepalived-check");
-    let built = mtime(&bin).ok_or_else(|| format!("{} not built", bin.display()))?;
-    let newest_lib = std::fs::read_dir(deps)
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("liblvskit-"))
-        .filter_map(|e| mtime(&e.path()))
-        .max();
-    let src = mtime(Path::new("examples/keepalived-check.rs"));
-    if newest_lib.into_iter().chain(src).any(|t| t > built) {
-        return Err(format!("{} is older than the library or its source", bin.display()));
-    }
-    Ok(bin)
-}
-
 #[test]
 fn example_binary_end_to_end() {
-    let bin = match example_binary() {
+    let bin = match example_support::example_binary("keepalived-check") {
         Ok(b) => b,
         Err(why) => {
             println!("note: {why}; run the whole `cargo test` (it builds the examples) to test it; skipped");
