@@ -637,8 +637,10 @@ impl<'s> Builder<'s> {
                 let n = self.doc.words.len() as u32 - first_word;
                 if n > 0 {
                     // The words' extent: from the first one's start to the
-                    // last one's end.
-                    let w = self.doc.words[first_word as usize].span.to(self.doc.words[self.doc.words.len() - 1].span);
+                    // last one's end (all in the line's file).
+                    let (a, b) =
+                        (self.doc.words[first_word as usize].span, self.doc.words[self.doc.words.len() - 1].span);
+                    let w = Span::new(a.file, a.start, b.end);
                     self.directive(
                         pp,
                         first_word,

@@ -137,11 +137,16 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
         },
         None => 0,
     };
-    let addr = if ip.as_bytes().contains(&b':') {
-        let base = ip.bytes().position(|b| b == b'-' || b == b'/').map_or(ip, |i| &ip[..i]);
-        base.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
-    } else {
-        pton4_prefix(ip).map(IpAddr::V4)
+    // An address with a `:` anywhere is read as IPv6; IPv4 is read in one
+    // pass up to the range or mask (and a part that is not IPv4 is not an
+    // address of either family).
+    let addr = match pton4_prefix(ip) {
+        Some((a, end)) if !ip.as_bytes()[end..].contains(&b':') => Some(IpAddr::V4(a)),
+        _ if ip.as_bytes().contains(&b':') => {
+            let base = ip.bytes().position(|b| b == b'-' || b == b'/').map_or(ip, |i| &ip[..i]);
+            base.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        }
+        _ => None,
     };
     match addr {
         Some(a) => Ok((a, port)),
@@ -150,11 +155,12 @@ fn stosockaddr(ip: &str, port: Option<&str>) -> Result<(IpAddr, u16), String> {
 }
 
 /// [`pton4`] of `s` up to its first `-` or `/` (a range or a mask, which
-/// `inet_stosockaddr` ignores), in one pass over the digits and dots.
-fn pton4_prefix(s: &str) -> Option<Ipv4Addr> {
+/// `inet_stosockaddr` ignores), in one pass over the digits and dots, and
+/// where that part ends.
+fn pton4_prefix(s: &str) -> Option<(Ipv4Addr, usize)> {
     let end = s.bytes().position(|b| !(b.is_ascii_digit() || b == b'.')).unwrap_or(s.len());
     match s.as_bytes().get(end) {
-        None | Some(b'-' | b'/') => pton4(&s[..end]),
+        None | Some(b'-' | b'/') => pton4(&s[..end]).map(|a| (a, end)),
         Some(_) => None,
     }
 }
