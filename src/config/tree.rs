@@ -335,6 +335,21 @@ impl<'d> Directive<'d> {
         self.doc.text(self.node().raw)
     }
 
+    /// How many more directives of this one's length (from its line's start
+    /// to its block's `}`, counted as 64 bytes at least) the rest of its
+    /// file would hold: a size hint for the vectors lowering fills, so that
+    /// a file of 10 000 virtual servers does not copy the ones already read
+    /// at each doubling. `None` without a closed block. An estimate only: a
+    /// wrong one costs a reallocation or some unused capacity, never a
+    /// result.
+    pub(crate) fn like_after(&self) -> Option<usize> {
+        let close = self.block()?.close_span()?;
+        let start = self.line_span().start;
+        let file_len = self.doc.sources.file(close.file).text().len();
+        let len = close.end.checked_sub(start)?.max(64) as usize;
+        Some(file_len.saturating_sub(close.end as usize) / len)
+    }
+
     /// The block, if the directive has one.
     pub fn block(&self) -> Option<Block<'d>> {
         let n = self.node();
@@ -792,6 +807,29 @@ mod tests {
         assert!(pp.open_main("/k.conf"));
         let d = parse(&mut pp);
         (d, pp.diags)
+    }
+
+    #[test]
+    fn like_after_estimates_the_rest_of_the_file() {
+        // Three blocks of 199 bytes from the line's start to the `}`, a
+        // newline after each: two more after the first.
+        let block = format!("vs {{{}\n{}}}\n", " ".repeat(95), " ".repeat(98));
+        assert_eq!(block.len(), 200);
+        let text = block.repeat(3);
+        let (d, _) = doc(&text);
+        let top: Vec<_> = d.root().iter().collect();
+        assert_eq!(top.len(), 3);
+        assert_eq!(top[0].like_after(), Some(2));
+        assert_eq!(top[1].like_after(), Some(1));
+        assert_eq!(top[2].like_after(), Some(0));
+        // A block shorter than 64 bytes counts as 64 (200 bytes follow this
+        // 5-byte one); no block, or an unclosed one: no estimate.
+        let text = format!("a {{\n}}{}\nc {{\n", "\nb".repeat(100));
+        let (d, _) = doc(&text);
+        let top: Vec<_> = d.root().iter().collect();
+        assert_eq!(top[0].like_after(), Some((text.len() - 5) / 64));
+        assert_eq!(top[1].like_after(), None);
+        assert_eq!(top.last().unwrap().like_after(), None);
     }
 
     #[test]

@@ -2007,6 +2007,32 @@ fn validate_vs(lw: &mut Lowerer<'_>, config: &mut Config, mut vs: VsDraft) {
 mod tests {
     use super::*;
 
+    /// The first virtual server reserves room for those the rest of the
+    /// file holds (`Directive::like_after`): a file of equal ones fills its
+    /// vector without growing it; one whose first is small reserves at most
+    /// one per 64 bytes left.
+    #[test]
+    fn virtual_servers_reserved_from_the_first() {
+        let vs = |i: u32| {
+            format!(
+                "virtual_server 192.0.2.{} 80 {{\n  lb_algo rr\n  protocol TCP\n  real_server 198.51.100.1 80 {{\n    weight 1\n  }}\n}}\n",
+                i % 250 + 1
+            )
+        };
+        let text: String = (0..200).map(|i| vs(i + 1000)).collect();
+        let loaded = crate::config::load_str("/k.conf", &text, &Default::default());
+        let vss = &loaded.config.virtual_servers;
+        assert_eq!(vss.len(), 200);
+        // (The estimate leaves each block's line ending out: a few over.)
+        assert!((200..=210).contains(&vss.capacity()), "capacity {}", vss.capacity());
+        let small = "virtual_server 192.0.2.1 80 { real_server 198.51.100.1 80 {} }\n";
+        let text = format!("{small}{}", "vrrp_script s { script /bin/true }\n".repeat(100));
+        let loaded = crate::config::load_str("/k.conf", &text, &Default::default());
+        let vss = &loaded.config.virtual_servers;
+        assert_eq!(vss.len(), 1);
+        assert!(vss.capacity() <= (text.len() - small.len()) / 64 + 1, "capacity {}", vss.capacity());
+    }
+
     #[test]
     fn pton4_strict_without_allocating() {
         assert_eq!(pton4("192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));

@@ -550,6 +550,16 @@ impl<'h> Lowering<'h> {
             }
             "virtual_server" | "virtual_server_group" | "SSL" => {
                 lw.pass = Pass::Checker;
+                let vss = &mut self.config.virtual_servers;
+                if vss.capacity() == 0 && d.name() == "virtual_server" {
+                    // Room for as many as the rest of the file would hold at
+                    // this one's size (at most about six times the file's
+                    // size in memory, and only if the memory is there: a
+                    // hint, not a need).
+                    if let Some(n) = d.like_after() {
+                        let _ = vss.try_reserve(n + 1);
+                    }
+                }
                 self.lvs.root(lw, &d, &mut self.config);
             }
             _ => {
