@@ -339,12 +339,17 @@ impl<'d> Directive<'d> {
     /// to its block's `}`, counted as 64 bytes at least) the rest of its
     /// file would hold: a size hint for the vectors lowering fills, so that
     /// a file of 10 000 virtual servers does not copy the ones already read
-    /// at each doubling. `None` without a closed block. An estimate only: a
-    /// wrong one costs a reallocation or some unused capacity, never a
-    /// result.
+    /// at each doubling. `None` without a closed block, or when the block
+    /// ends in another file than it starts (an `include` inside it). An
+    /// estimate only: a wrong one costs a reallocation or some unused
+    /// capacity, never a result.
     pub(crate) fn like_after(&self) -> Option<usize> {
         let close = self.block()?.close_span()?;
-        let start = self.line_span().start;
+        let line = self.line_span();
+        if close.file != line.file {
+            return None;
+        }
+        let start = line.start;
         let file_len = self.doc.sources.file(close.file).text().len();
         let len = close.end.checked_sub(start)?.max(64) as usize;
         Some(file_len.saturating_sub(close.end as usize) / len)
@@ -822,7 +827,7 @@ mod tests {
         assert_eq!(top[0].like_after(), Some(2));
         assert_eq!(top[1].like_after(), Some(1));
         assert_eq!(top[2].like_after(), Some(0));
-        // A block shorter than 64 bytes counts as 64 (200 bytes follow this
+        // A block shorter than 64 bytes counts as 64 (205 bytes follow this
         // 5-byte one); no block, or an unclosed one: no estimate.
         let text = format!("a {{\n}}{}\nc {{\n", "\nb".repeat(100));
         let (d, _) = doc(&text);
@@ -830,6 +835,14 @@ mod tests {
         assert_eq!(top[0].like_after(), Some((text.len() - 5) / 64));
         assert_eq!(top[1].like_after(), None);
         assert_eq!(top.last().unwrap().like_after(), None);
+        // A block closed in an included file: no estimate.
+        let l = MemoryLoader::new().with("/k.conf", "a {\ninclude /i.conf\n").with("/i.conf", "b\n}\nc\n");
+        let mut pp = Preprocessor::new(&l, LexOptions::default());
+        assert!(pp.open_main("/k.conf"));
+        let d = parse(&mut pp);
+        let a = d.root().iter().next().unwrap();
+        assert!(a.block().unwrap().close_span().is_some());
+        assert_eq!(a.like_after(), None);
     }
 
     #[test]

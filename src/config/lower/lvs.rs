@@ -2023,7 +2023,9 @@ mod tests {
         let loaded = crate::config::load_str("/k.conf", &text, &Default::default());
         let vss = &loaded.config.virtual_servers;
         assert_eq!(vss.len(), 200);
-        // (The estimate leaves each block's line ending out: a few over.)
+        // (The estimate leaves each block's line ending out, and the first
+        // block is the shortest, its address ending in one digit: a few
+        // over.)
         assert!((200..=210).contains(&vss.capacity()), "capacity {}", vss.capacity());
         let small = "virtual_server 192.0.2.1 80 { real_server 198.51.100.1 80 {} }\n";
         let text = format!("{small}{}", "vrrp_script s { script /bin/true }\n".repeat(100));

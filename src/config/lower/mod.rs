@@ -500,6 +500,9 @@ pub(crate) struct Lowering<'h> {
     lvs: lvs::LvsReader,
     /// Whether a directive other than `global_defs` was lowered.
     started: bool,
+    /// Whether room for the virtual servers was asked for (once, at the
+    /// first `virtual_server`, whatever the answer).
+    vs_reserved: bool,
 }
 
 impl<'h> Lowering<'h> {
@@ -510,6 +513,7 @@ impl<'h> Lowering<'h> {
             vrrp: vrrp::VrrpReader::default(),
             lvs: lvs::LvsReader::default(),
             started: false,
+            vs_reserved: false,
         }
     }
 
@@ -550,14 +554,15 @@ impl<'h> Lowering<'h> {
             }
             "virtual_server" | "virtual_server_group" | "SSL" => {
                 lw.pass = Pass::Checker;
-                let vss = &mut self.config.virtual_servers;
-                if vss.capacity() == 0 && d.name() == "virtual_server" {
+                if !self.vs_reserved && d.name() == "virtual_server" {
+                    self.vs_reserved = true;
                     // Room for as many as the rest of the file would hold at
-                    // this one's size (at most about six times the file's
-                    // size in memory, and only if the memory is there: a
+                    // this one's size: at most one per 64 bytes left, that
+                    // is `size_of::<VirtualServer>() / 64` (about 6) times
+                    // the file's size, and only if the memory is there (a
                     // hint, not a need).
                     if let Some(n) = d.like_after() {
-                        let _ = vss.try_reserve(n + 1);
+                        let _ = self.config.virtual_servers.try_reserve(n + 1);
                     }
                 }
                 self.lvs.root(lw, &d, &mut self.config);
