@@ -282,18 +282,43 @@ impl ConnTable {
         let Some((k, tag, sh)) = self.place::<A>(flow) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
-        let Key { caddr, cport, vaddr, .. } = k;
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
+        if k.cport != 0 {
+            if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
+                return Ok(v);
+            }
+        }
+        self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, &sys)
+    }
+
+    /// The rest of `ip_vs_in` for a client packet that found no (usable)
+    /// connection: schedule one. Kept out of line so that the hit path
+    /// above carries none of its set-up.
+    #[inline(never)]
+    fn input_miss<A: Family, S: ServiceAccess>(
+        &self,
+        svc: &mut S,
+        pkt: &Packet,
+        now: Instant,
+        (k, tag, sh): (Key<A>, u32, &Shard<A>),
+        n: u64,
+        sys: &Sysctls,
+    ) -> Result<Verdict, ConnError> {
+        let flow = &pkt.flow;
+        let Key { caddr, cport, vaddr, .. } = k;
+        let sys = *sys;
         // A lost race (another thread created the same connection while this
         // one scheduled) goes round once more and finds it. Each round that
         // loses means another thread's insert won, so this ends.
+        let mut first = true;
         loop {
-            if cport != 0 {
+            if cport != 0 && !first {
                 if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
                     return Ok(v);
                 }
             }
+            first = false;
             match &pkt.segment {
                 Segment::Tcp(f) if f.rst() || !(sys.sloppy_tcp || f.syn()) => {
                     return Ok(Verdict::Pass(PassReason::NotNewConnection));
@@ -364,8 +389,7 @@ impl ConnTable {
         sys: &Sysctls,
     ) -> Option<Verdict> {
         let mut w = sh.write();
-        let i = w.find(tag, k)?;
-        let mut e = w.get(i);
+        let (i, mut e) = w.find_entry(tag, k)?;
         let (available, weight) = w.g.dests.get(e.dest).map_or((false, 0), |d| (d.is_available(), d.weight()));
         // A new connection's first packet on a finished or drained one
         // (`expire_nodest_conn` with weight 0, or `conn_reuse_mode`).

@@ -96,6 +96,7 @@ impl ConnState {
 
     /// The state of a (non-template) connection of `protocol` with kernel
     /// number `n`.
+    #[inline]
     pub(crate) fn from_raw(protocol: Protocol, n: u8) -> ConnState {
         match protocol {
             Protocol::Tcp => ConnState::Tcp(TcpState::from_index(n).unwrap_or(TcpState::None)),

@@ -208,7 +208,34 @@ pub(crate) struct Entry<A> {
     pub tref: u32,
 }
 
+/// The part of an [`Entry`] that is not its key: what a look-up by key
+/// reads (see [`Shard::lookup_hit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit<A> {
+    pub daddr: A,
+    pub dport: u16,
+    pub state: u8,
+    pub flags: u16,
+    pub timeout: u32,
+    pub last_used: u32,
+    pub tref: u32,
+}
+
 impl<A: Addr> Entry<A> {
+    /// The entry's non-key words.
+    #[inline]
+    pub(crate) fn hit(&self) -> Hit<A> {
+        Hit {
+            daddr: self.daddr,
+            dport: self.dport,
+            state: self.state,
+            flags: self.flags,
+            timeout: self.timeout,
+            last_used: self.last_used,
+            tref: self.tref,
+        }
+    }
+
     /// The tick the entry expires at, as stored (wrapping).
     #[inline]
     pub(crate) fn due32(&self) -> u32 {
@@ -282,6 +309,23 @@ impl<A: Addr> Slot<A> {
         self.timeout.store(e.timeout, Relaxed);
         self.last_used.store(e.last_used, Relaxed);
         self.tref.store(e.tref, Relaxed);
+    }
+
+    /// What a look-up that already knows the key reads: six of the ten
+    /// words (the key's four are not read again).
+    #[inline]
+    fn hit(&self) -> Hit<A> {
+        let misc = self.misc.load(Relaxed);
+        let fd = self.fd.load(Relaxed);
+        Hit {
+            daddr: A::load(&self.daddr),
+            dport: misc as u16,
+            state: (misc >> 24) as u8,
+            flags: fd as u16,
+            timeout: self.timeout.load(Relaxed),
+            last_used: self.last_used.load(Relaxed),
+            tref: self.tref.load(Relaxed),
+        }
     }
 
     /// The server's address, port and the entry's flags.
@@ -423,9 +467,6 @@ pub(crate) struct Shard<A: Addr> {
     arena: Option<Arc<HugeArena>>,
 }
 
-/// A reader's view: what a lock-free lookup returns.
-pub(crate) type Found<A> = Option<Entry<A>>;
-
 impl<A: Addr> Shard<A> {
     /// An empty shard with room for about `capacity` connections before it
     /// first grows; its wheel starts at tick `now`. Segments of
@@ -553,9 +594,18 @@ impl<A: Addr> Shard<A> {
 
     /// Looks up a connection without locking (falls back to the lock after
     /// a few collisions with writers).
-    #[inline]
-    pub(crate) fn lookup(&self, tag: u32, k: &Key<A>) -> Found<A> {
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, tag: u32, k: &Key<A>) -> Option<Entry<A>> {
         self.lookup_map(tag, k, Slot::load)
+    }
+
+    /// Looks up a connection without locking, reading only what its key
+    /// does not say: fewer loads and fewer instructions after the slot's
+    /// cache miss, so that more of the next look-ups fit in the CPU's
+    /// reorder window and their misses overlap this one.
+    #[inline]
+    pub(crate) fn lookup_hit(&self, tag: u32, k: &Key<A>) -> Option<Hit<A>> {
+        self.lookup_map(tag, k, Slot::hit)
     }
 
     /// Looks up a connection's server without locking: its address, port
@@ -627,6 +677,13 @@ impl<A: Addr> Writer<'_, A> {
     #[inline]
     pub(crate) fn find(&self, tag: u32, k: &Key<A>) -> Option<u32> {
         self.sh.probe(tag, |i, s| s.is(k).then_some(i))
+    }
+
+    /// The slot index and the entry of connection `k`, read in the probe
+    /// that finds it (no second walk to the slot).
+    #[inline]
+    pub(crate) fn find_entry(&self, tag: u32, k: &Key<A>) -> Option<(u32, Entry<A>)> {
+        self.sh.probe(tag, |i, s| s.is(k).then(|| (i, s.load())))
     }
 
     /// The first slot index in `tag`'s run for which `pred` holds.

@@ -13,7 +13,7 @@ use super::error::ConnError;
 use super::hash::KeyedHash;
 use super::listing::ConnEntry;
 use super::state::{ConnState, TimeoutTables};
-use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, Writer, flag};
+use super::store::{Addr, Entry, Hit, Key, NO_TEMPLATE, Shard, Writer, flag};
 use super::sys::HugeArena;
 use super::template::{Template, TemplateStore};
 use super::time::{Clock, HZ, secs_left, widen};
@@ -295,6 +295,7 @@ impl ConnTable {
     /// One look-up costs about one cache miss (the slot is inline in the
     /// table); to look many up, [`lookup_batch`](Self::lookup_batch) overlaps
     /// those misses.
+    #[inline]
     pub fn lookup(&self, flow: &Flow, now: Instant) -> Option<ConnEntry> {
         self.lookup_at(flow, self.clock.tick(now))
     }
@@ -408,9 +409,9 @@ impl ConnTable {
     #[inline]
     fn lookup_in<A: Family>(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
         let (k, tag, sh) = self.place::<A>(flow)?;
-        let e = sh.lookup(tag, &k)?;
-        if e.flags & flag::WIDE_DADDR == 0 && e.flags & flag::FWD_MASK != FWD_TUNNEL {
-            return Some(self.conn_entry(&e, e.daddr.to_ip(), None, t));
+        let h = sh.lookup_hit(tag, &k)?;
+        if h.flags & flag::WIDE_DADDR == 0 && h.flags & flag::FWD_MASK != FWD_TUNNEL {
+            return Some(self.conn_entry(&k, &h, h.daddr.to_ip(), None, t));
         }
         // The server's address (other family) or tunnel parameters live with
         // the server: read them under the lock.
@@ -424,21 +425,31 @@ impl ConnTable {
         let e = w.get(i);
         let d = w.g.dests.get(e.dest)?;
         let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
-        Some(self.conn_entry(&e, daddr, Some(d), t))
+        Some(self.conn_entry(&e.key(), &e.hit(), daddr, Some(d), t))
     }
 
-    pub(crate) fn conn_entry<A: Addr>(&self, e: &Entry<A>, daddr: IpAddr, dest: Option<&Dest>, now: u64) -> ConnEntry {
-        let protocol = Protocol::from_number(e.proto).unwrap_or(Protocol::Tcp);
+    /// The listing form of connection `k` whose slot reads `h`, its server
+    /// at `daddr`.
+    #[inline]
+    pub(crate) fn conn_entry<A: Addr>(
+        &self,
+        k: &Key<A>,
+        h: &Hit<A>,
+        daddr: IpAddr,
+        dest: Option<&Dest>,
+        now: u64,
+    ) -> ConnEntry {
+        let protocol = Protocol::from_number(k.proto).unwrap_or(Protocol::Tcp);
         ConnEntry {
-            protocol: e.proto,
-            client: SocketAddr::new(e.caddr.to_ip(), e.cport),
-            virtual_addr: SocketAddr::new(e.vaddr.to_ip(), e.vport),
-            dest: SocketAddr::new(daddr, e.dport),
-            state: ConnState::from_raw(protocol, e.state),
+            protocol: k.proto,
+            client: SocketAddr::new(k.caddr.to_ip(), k.cport),
+            virtual_addr: SocketAddr::new(k.vaddr.to_ip(), k.vport),
+            dest: SocketAddr::new(daddr, h.dport),
+            state: ConnState::from_raw(protocol, h.state),
             template: false,
-            forward: Some(forward_method(e.flags, dest)),
-            expires_secs: secs_left(widen(now, e.due32()), now),
-            controlled: e.tref != NO_TEMPLATE,
+            forward: Some(forward_method(h.flags, dest)),
+            expires_secs: secs_left(widen(now, h.last_used.wrapping_add(h.timeout)), now),
+            controlled: h.tref != NO_TEMPLATE,
             controls: 0,
         }
     }
@@ -497,7 +508,7 @@ impl ConnTable {
             let d = w.g.dests.get(e.dest);
             let daddr =
                 if e.flags & flag::WIDE_DADDR != 0 { d.map_or(e.daddr.to_ip(), |d| d.addr()) } else { e.daddr.to_ip() };
-            f(self.conn_entry(&e, daddr, d.map(|d| &**d), t));
+            f(self.conn_entry(&e.key(), &e.hit(), daddr, d.map(|d| &**d), t));
         });
         for (_, tp) in w.g.templates.iter() {
             f(self.template_entry(tp, t));
@@ -827,6 +838,7 @@ fn resolve<A: Addr>(sh: &Shard<A>, templates: &TemplateStore<A>, item: u32, refe
 
 /// The forwarding method of a connection: the code it was bound with, and
 /// for tunnels the server's current tunnel parameters.
+#[inline]
 pub(crate) fn forward_method(flags: u16, dest: Option<&Dest>) -> ForwardMethod {
     match flags & flag::FWD_MASK {
         0 => ForwardMethod::Masq,
