@@ -211,7 +211,7 @@ impl ConnTable {
     /// the flow, a flow the service does not carry); everything the packet
     /// itself causes is a [`Verdict`].
     pub fn process<S: ServiceAccess>(&self, mut svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
-        self.process_with(&mut svc, pkt, now)
+        self.process_with(&mut svc, pkt, now, None)
     }
 
     /// Handles every packet of `pkts` as [`process`](Self::process) does,
@@ -228,16 +228,22 @@ impl ConnTable {
         now: Instant,
         out: &mut Vec<Result<Verdict, ConnError>>,
     ) {
-        super::table::prefetched(pkts, out, |p| self.prefetch_packet(p), |p| self.process_with(&mut svc, p, now));
+        super::table::prefetched(
+            pkts,
+            out,
+            |p| self.prefetch_packet(p),
+            |p, h| self.process_with(&mut svc, p, now, Some(h)),
+        );
     }
 
     /// Prefetches the slot of a packet's connection: hashed by the client,
-    /// the source of a client packet and the destination of a reply.
+    /// the source of a client packet and the destination of a reply. Gives
+    /// that hash (0 for a flow of mixed families, which is refused).
     #[inline]
-    fn prefetch_packet(&self, p: &Packet) {
+    fn prefetch_packet(&self, p: &Packet) -> u64 {
         let f = &p.flow;
         if f.src.is_ipv4() != f.dst.is_ipv4() {
-            return;
+            return 0;
         }
         match p.direction {
             Direction::Input => self.prefetch_client(f.protocol.number(), f.src, f.src_port),
@@ -245,15 +251,23 @@ impl ConnTable {
         }
     }
 
-    fn process_with<S: ServiceAccess>(&self, svc: &mut S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
+    /// One packet; `h` is the hash of its client endpoint when the caller
+    /// has it (a batch's prefetch computed it).
+    fn process_with<S: ServiceAccess>(
+        &self,
+        svc: &mut S,
+        pkt: &Packet,
+        now: Instant,
+        h: Option<u64>,
+    ) -> Result<Verdict, ConnError> {
         if pkt.segment.protocol() != pkt.flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: pkt.flow.protocol, segment: pkt.segment.protocol() });
         }
         match (pkt.direction, pkt.flow.src, pkt.flow.dst) {
-            (Direction::Input, IpAddr::V4(_), IpAddr::V4(_)) => self.input::<u32, S>(svc, pkt, now),
-            (Direction::Input, IpAddr::V6(_), IpAddr::V6(_)) => self.input::<u128, S>(svc, pkt, now),
-            (Direction::Output, IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(pkt, now)),
-            (Direction::Output, IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(pkt, now)),
+            (Direction::Input, IpAddr::V4(_), IpAddr::V4(_)) => self.input::<u32, S>(svc, pkt, now, h),
+            (Direction::Input, IpAddr::V6(_), IpAddr::V6(_)) => self.input::<u128, S>(svc, pkt, now, h),
+            (Direction::Output, IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(pkt, now, h)),
+            (Direction::Output, IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(pkt, now, h)),
             (_, src, dst) => Err(ConnError::MixedFamilyFlow { src, dst }),
         }
     }
@@ -266,8 +280,8 @@ impl ConnTable {
             return Err(ConnError::SegmentMismatch { flow: flow.protocol, segment: segment.protocol() });
         }
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, now)),
-            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, now)),
+            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, now, None)),
+            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, now, None)),
             (src, dst) => Err(ConnError::MixedFamilyFlow { src, dst }),
         }
     }
@@ -277,9 +291,10 @@ impl ConnTable {
         svc: &mut S,
         pkt: &Packet,
         now: Instant,
+        h: Option<u64>,
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
-        let Some((k, tag, sh)) = self.place::<A>(flow) else {
+        let Some((k, tag, sh)) = self.place::<A>(flow, h) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
         let sys = self.sysctls.load();
@@ -425,6 +440,7 @@ impl ConnTable {
 
     /// Writes back a connection after a packet and re-files its timer when
     /// the packet made it due earlier than before.
+    #[inline]
     fn commit<A: Addr>(
         &self,
         w: &mut super::store::Writer<'_, A>,
@@ -447,7 +463,7 @@ impl ConnTable {
     }
 
     /// `ip_vs_out` for a reply.
-    fn output<A: Family>(&self, pkt: &Packet, now: Instant) -> Verdict {
+    fn output<A: Family>(&self, pkt: &Packet, now: Instant, h: Option<u64>) -> Verdict {
         let flow = &pkt.flow;
         let (Some(caddr), Some(src)) = (A::from_ip(flow.dst), A::from_ip(flow.src)) else {
             return Verdict::Pass(PassReason::NoConnection);
@@ -456,7 +472,10 @@ impl ConnTable {
         let (cport, sport) = (flow.dst_port, flow.src_port);
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
-        let (tag, sh) = self.home(proto, caddr, cport);
+        let (tag, sh) = match h {
+            Some(h) => self.home_of::<A>(h),
+            None => self.home(proto, caddr, cport),
+        };
         let mut w = sh.write();
         let found = {
             let dests = &w.g.dests;
@@ -513,6 +532,7 @@ impl ConnTable {
     /// the input-only table until a reply is seen, the server's active count
     /// follows the state, and the timeout becomes the new state's. Returns
     /// whether the connection's template is to be marked assured.
+    #[inline]
     fn step<A: Addr>(&self, e: &mut Entry<A>, d: &Dest, dir: usize, seg: &Segment, sys: &Sysctls) -> bool {
         let Some(protocol) = Protocol::from_number(e.proto) else { return false };
         if protocol == Protocol::Udp {
@@ -546,6 +566,7 @@ impl ConnTable {
         assure && e.tref != NO_TEMPLATE
     }
 
+    #[inline]
     fn forward_of<A: Addr>(&self, e: &Entry<A>, d: &Dest, created: bool, one_packet: bool) -> Forward {
         let protocol = Protocol::from_number(e.proto).unwrap_or(Protocol::Tcp);
         let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };

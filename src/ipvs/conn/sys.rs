@@ -22,21 +22,25 @@ pub(crate) fn prefetch(p: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let last = p.wrapping_add(len.max(1) - 1);
-        let mut at = p;
-        // One prefetch per 64-byte line: every line from the one holding
-        // `p` to the one holding `last`.
-        while (at as usize) >> 6 < (last as usize) >> 6 {
+        // One prefetch every 64 bytes from `p` (each lands in the line after
+        // the previous one's), then one at the last byte: every line from the
+        // one holding `p` to the one holding the last byte, with no test of
+        // `p`'s alignment, so that a constant `len` unrolls to a few
+        // instructions.
+        let mut off = 0;
+        while off + 64 < len {
             // SAFETY: `_mm_prefetch` needs only SSE, which every x86_64 CPU
             // has (it is in the target's baseline features). A prefetch never
             // faults and never dereferences in the Rust sense: any address,
             // even dangling or unmapped, is allowed, and nothing is read into
             // the program.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast::<i8>()) };
-            at = at.wrapping_add(64);
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
+            off += 64;
         }
         // SAFETY: as above.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(last.cast::<i8>()) };
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off).cast::<i8>()) };
+        // SAFETY: as above.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(len.max(1) - 1).cast::<i8>()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -83,18 +83,26 @@ pub(crate) const PREFETCH_GROUP: usize = 16;
 
 /// The batch calls' loop: `out` cleared, then `items` in groups of
 /// [`PREFETCH_GROUP`], `prefetch` called on every item of a group before
-/// `each` handles any, one result per item pushed in order. Allocates
-/// nothing once `out` has room for `items.len()`.
+/// `each` handles any, one result per item pushed in order. What `prefetch`
+/// returns for an item (its hash) is handed to `each` with it, so that the
+/// item is not hashed twice. Allocates nothing once `out` has room for
+/// `items.len()`.
 #[inline]
-pub(crate) fn prefetched<T, R>(items: &[T], out: &mut Vec<R>, prefetch: impl Fn(&T), mut each: impl FnMut(&T) -> R) {
+pub(crate) fn prefetched<T, R>(
+    items: &[T],
+    out: &mut Vec<R>,
+    prefetch: impl Fn(&T) -> u64,
+    mut each: impl FnMut(&T, u64) -> R,
+) {
     out.clear();
     out.reserve(items.len());
+    let mut hashes = [0u64; PREFETCH_GROUP];
     for group in items.chunks(PREFETCH_GROUP) {
-        for item in group {
-            prefetch(item);
+        for (item, h) in group.iter().zip(hashes.iter_mut()) {
+            *h = prefetch(item);
         }
-        for item in group {
-            out.push(each(item));
+        for (item, &h) in group.iter().zip(hashes.iter()) {
+            out.push(each(item, h));
         }
     }
 }
@@ -297,7 +305,7 @@ impl ConnTable {
     /// those misses.
     #[inline]
     pub fn lookup(&self, flow: &Flow, now: Instant) -> Option<ConnEntry> {
-        self.lookup_at(flow, self.clock.tick(now))
+        self.lookup_at(flow, None, self.clock.tick(now))
     }
 
     /// The real server of the connection of `flow` (input direction), and
@@ -312,15 +320,15 @@ impl ConnTable {
     #[inline]
     pub fn lookup_dest(&self, flow: &Flow) -> Option<SocketAddr> {
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(flow),
-            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(flow),
+            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(flow, None),
+            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(flow, None),
             _ => None,
         }
     }
 
     #[inline]
-    fn lookup_dest_in<A: Family>(&self, flow: &Flow) -> Option<SocketAddr> {
-        let (k, tag, sh) = self.place::<A>(flow)?;
+    fn lookup_dest_in<A: Family>(&self, flow: &Flow, h: Option<u64>) -> Option<SocketAddr> {
+        let (k, tag, sh) = self.place::<A>(flow, h)?;
         let (daddr, dport, flags) = sh.lookup_dest(tag, &k)?;
         if flags & flag::WIDE_DADDR == 0 {
             return Some(SocketAddr::new(daddr.to_ip(), dport));
@@ -328,11 +336,14 @@ impl ConnTable {
         self.lookup_locked(sh, tag, &k, 0).map(|e| e.dest)
     }
 
-    /// The key of a client packet's flow, its hash tag and its shard.
+    /// The key of a client packet's flow, its hash tag and its shard; `h`
+    /// is the key's client hash when the caller has it already (a batch's
+    /// prefetch computed it).
     #[inline]
-    pub(super) fn place<A: Family>(&self, flow: &Flow) -> Option<(Key<A>, u32, &Shard<A>)> {
+    pub(super) fn place<A: Family>(&self, flow: &Flow, h: Option<u64>) -> Option<(Key<A>, u32, &Shard<A>)> {
         let k = Key::<A>::of_flow(flow)?;
-        let (tag, sh) = self.home(k.proto, k.caddr, k.cport);
+        let h = h.unwrap_or_else(|| A::hash(&self.hash, k.proto, k.caddr, k.cport));
+        let (tag, sh) = self.home_of::<A>(h);
         Some((k, tag, sh))
     }
 
@@ -340,7 +351,12 @@ impl ConnTable {
     /// (`proto`, `caddr`, `cport`).
     #[inline]
     pub(super) fn home<A: Family>(&self, proto: u8, caddr: A, cport: u16) -> (u32, &Shard<A>) {
-        let h = A::hash(&self.hash, proto, caddr, cport);
+        self.home_of::<A>(A::hash(&self.hash, proto, caddr, cport))
+    }
+
+    /// The hash tag and the shard of client hash `h`.
+    #[inline]
+    pub(super) fn home_of<A: Family>(&self, h: u64) -> (u32, &Shard<A>) {
         (conn_tag(h), &A::shards(self)[self.shard_of(h)])
     }
 
@@ -352,7 +368,7 @@ impl ConnTable {
     /// vectors. Allocates nothing once `out` has room for `flows.len()`.
     pub fn lookup_batch(&self, flows: &[Flow], now: Instant, out: &mut Vec<Option<ConnEntry>>) {
         let t = self.clock.tick(now);
-        prefetched(flows, out, |f| self.prefetch(f), |f| self.lookup_at(f, t));
+        prefetched(flows, out, |f| self.prefetch_hash(f), |f, h| self.lookup_at(f, Some(h), t));
     }
 
     /// The real server of every flow of `flows`, as
@@ -364,7 +380,16 @@ impl ConnTable {
     /// is of the other family) and allocates nothing once `out` has room for
     /// `flows.len()`. O(1) expected per flow.
     pub fn lookup_dest_batch(&self, flows: &[Flow], out: &mut Vec<Option<SocketAddr>>) {
-        prefetched(flows, out, |f| self.prefetch(f), |f| self.lookup_dest(f));
+        prefetched(
+            flows,
+            out,
+            |f| self.prefetch_hash(f),
+            |f, h| match (f.src, f.dst) {
+                (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(f, Some(h)),
+                (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(f, Some(h)),
+                _ => None,
+            },
+        );
     }
 
     /// Hints the CPU to load the slot where the connection of `flow` (a
@@ -376,39 +401,53 @@ impl ConnTable {
     /// x86_64 it does nothing.
     #[inline]
     pub fn prefetch(&self, flow: &Flow) {
-        if let (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) = (flow.src, flow.dst) {
-            self.prefetch_client(flow.protocol.number(), flow.src, flow.src_port);
+        self.prefetch_hash(flow);
+    }
+
+    /// [`prefetch`](Self::prefetch), giving the flow's client hash (0 for a
+    /// flow of mixed families, which no look-up finds).
+    #[inline]
+    fn prefetch_hash(&self, flow: &Flow) -> u64 {
+        match (flow.src, flow.dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                self.prefetch_client(flow.protocol.number(), flow.src, flow.src_port)
+            }
+            _ => 0,
         }
     }
 
     /// Prefetches the home slot of the connections of client endpoint
-    /// (`proto`, `caddr`, `cport`).
+    /// (`proto`, `caddr`, `cport`), and gives that endpoint's hash.
     #[inline]
-    pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) {
+    pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) -> u64 {
         match caddr {
             IpAddr::V4(a) => {
-                let (tag, sh) = self.home(proto, u32::from(a), cport);
+                let h = self.hash.v4(proto, u32::from(a), cport);
+                let (tag, sh) = self.home_of::<u32>(h);
                 sh.prefetch(tag);
+                h
             }
             IpAddr::V6(a) => {
-                let (tag, sh) = self.home(proto, u128::from(a), cport);
+                let h = self.hash.v6(proto, u128::from(a), cport);
+                let (tag, sh) = self.home_of::<u128>(h);
                 sh.prefetch(tag);
+                h
             }
         }
     }
 
     #[inline]
-    fn lookup_at(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
+    fn lookup_at(&self, flow: &Flow, h: Option<u64>, t: u64) -> Option<ConnEntry> {
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_in::<u32>(flow, t),
-            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_in::<u128>(flow, t),
+            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_in::<u32>(flow, h, t),
+            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_in::<u128>(flow, h, t),
             _ => None,
         }
     }
 
     #[inline]
-    fn lookup_in<A: Family>(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
-        let (k, tag, sh) = self.place::<A>(flow)?;
+    fn lookup_in<A: Family>(&self, flow: &Flow, h: Option<u64>, t: u64) -> Option<ConnEntry> {
+        let (k, tag, sh) = self.place::<A>(flow, h)?;
         let h = sh.lookup_hit(tag, &k)?;
         if h.flags & flag::WIDE_DADDR == 0 && h.flags & flag::FWD_MASK != FWD_TUNNEL {
             return Some(self.conn_entry(&k, &h, h.daddr.to_ip(), None, t));
