@@ -322,14 +322,13 @@ impl ConnTable {
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
         let Key { caddr, cport, vaddr, .. } = k;
-        let sys = *sys;
         // A lost race (another thread created the same connection while this
         // one scheduled) goes round once more and finds it. Each round that
         // loses means another thread's insert won, so this ends.
         let mut first = true;
         loop {
             if cport != 0 && !first {
-                if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
+                if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
                     return Ok(v);
                 }
             }
@@ -346,12 +345,12 @@ impl ConnTable {
             if cport == FTP_DATA_PORT {
                 return Ok(Verdict::Pass(PassReason::FtpData));
             }
-            let plan = match svc.with_service(|s| self.schedule::<A>(s, flow, caddr, vaddr, n, now, &sys))? {
+            let plan = match svc.with_service(|s| self.schedule::<A>(s, flow, caddr, vaddr, n, now, sys))? {
                 Ok(plan) => plan,
                 Err(v) => return Ok(v),
             };
             if plan.one_packet {
-                return Ok(Verdict::Forward(self.one_packet::<A>(pkt, &plan, &k, n, &sys)));
+                return Ok(Verdict::Forward(self.one_packet::<A>(pkt, &plan, &k, n, sys)));
             }
             if !self.reserve() {
                 self.release_template::<A>(plan.tref);
@@ -372,7 +371,7 @@ impl ConnTable {
             };
             let mut e = new_entry::<A>(tag, &k, plan.dport, &plan.dest, di, plan.tref, n);
             plan.dest.bind_conn(false);
-            let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, &sys);
+            let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, sys);
             e.last_used = n as u32;
             if w.insert(e).is_none() {
                 plan.dest.unbind_conn(e.flags & flag::INACTIVE == 0);
@@ -472,10 +471,7 @@ impl ConnTable {
         let (cport, sport) = (flow.dst_port, flow.src_port);
         let sys = self.sysctls.load();
         let n = self.clock.tick(now);
-        let (tag, sh) = match h {
-            Some(h) => self.home_of::<A>(h),
-            None => self.home(proto, caddr, cport),
-        };
+        let (tag, sh) = self.home(proto, caddr, cport, h);
         let mut w = sh.write();
         let found = {
             let dests = &w.g.dests;
@@ -495,8 +491,7 @@ impl ConnTable {
                 }
             })
         };
-        let Some(i) = found else { return Verdict::Pass(PassReason::NoConnection) };
-        let mut e = w.get(i);
+        let Some((i, mut e)) = found else { return Verdict::Pass(PassReason::NoConnection) };
         let before = e;
         let Some(d) = w.g.dests.get(e.dest) else { return Verdict::Pass(PassReason::NoConnection) };
         let assure = self.step(&mut e, d, DIR_OUTPUT, &pkt.segment, &sys);

@@ -208,8 +208,9 @@ pub(crate) struct Entry<A> {
     pub tref: u32,
 }
 
-/// The part of an [`Entry`] that is not its key: what a look-up by key
-/// reads (see [`Shard::lookup_hit`]).
+/// What a look-up by key reads of an [`Entry`] (see
+/// [`Shard::lookup_hit`]): all but the key, the hash tag and the server's
+/// index in the shard's [`DestTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit<A> {
     pub daddr: A,
@@ -219,6 +220,14 @@ pub(crate) struct Hit<A> {
     pub timeout: u32,
     pub last_used: u32,
     pub tref: u32,
+}
+
+impl<A: Addr> Hit<A> {
+    /// The tick the entry expires at, as stored (wrapping).
+    #[inline]
+    pub(crate) fn due32(&self) -> u32 {
+        self.last_used.wrapping_add(self.timeout)
+    }
 }
 
 impl<A: Addr> Entry<A> {
@@ -311,8 +320,10 @@ impl<A: Addr> Slot<A> {
         self.tref.store(e.tref, Relaxed);
     }
 
-    /// What a look-up that already knows the key reads: six of the ten
-    /// words (the key's four are not read again).
+    /// What a look-up that already knows the key reads, once the key words
+    /// matched: six of an IPv4 slot's ten words (nine of an IPv6 slot's
+    /// nineteen); the tag and the address and port words are not read
+    /// again.
     #[inline]
     fn hit(&self) -> Hit<A> {
         let misc = self.misc.load(Relaxed);
@@ -609,7 +620,7 @@ impl<A: Addr> Shard<A> {
     }
 
     /// Looks up a connection's server without locking: its address, port
-    /// and flags, three words of the slot instead of all of it.
+    /// and flags, three words of an IPv4 slot (six of an IPv6 one).
     #[inline]
     pub(crate) fn lookup_dest(&self, tag: u32, k: &Key<A>) -> Option<(A, u16, u16)> {
         self.lookup_map(tag, k, Slot::dest_words)
@@ -686,10 +697,14 @@ impl<A: Addr> Writer<'_, A> {
         self.sh.probe(tag, |i, s| s.is(k).then(|| (i, s.load())))
     }
 
-    /// The first slot index in `tag`'s run for which `pred` holds.
+    /// The first slot index in `tag`'s run for which `pred` holds, and its
+    /// entry.
     #[inline]
-    pub(crate) fn find_by(&self, tag: u32, mut pred: impl FnMut(&Entry<A>) -> bool) -> Option<u32> {
-        self.sh.probe(tag, |i, s| pred(&s.load()).then_some(i))
+    pub(crate) fn find_by(&self, tag: u32, mut pred: impl FnMut(&Entry<A>) -> bool) -> Option<(u32, Entry<A>)> {
+        self.sh.probe(tag, |i, s| {
+            let e = s.load();
+            pred(&e).then_some((i, e))
+        })
     }
 
     /// Every slot index holding tag `tag`.

@@ -319,9 +319,16 @@ impl ConnTable {
     /// not collected yet is still found.
     #[inline]
     pub fn lookup_dest(&self, flow: &Flow) -> Option<SocketAddr> {
+        self.lookup_dest_at(flow, None)
+    }
+
+    /// [`lookup_dest`](Self::lookup_dest) with the flow's client hash when
+    /// the caller has it.
+    #[inline]
+    fn lookup_dest_at(&self, flow: &Flow, h: Option<u64>) -> Option<SocketAddr> {
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(flow, None),
-            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(flow, None),
+            (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(flow, h),
+            (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(flow, h),
             _ => None,
         }
     }
@@ -342,16 +349,15 @@ impl ConnTable {
     #[inline]
     pub(super) fn place<A: Family>(&self, flow: &Flow, h: Option<u64>) -> Option<(Key<A>, u32, &Shard<A>)> {
         let k = Key::<A>::of_flow(flow)?;
-        let h = h.unwrap_or_else(|| A::hash(&self.hash, k.proto, k.caddr, k.cport));
-        let (tag, sh) = self.home_of::<A>(h);
+        let (tag, sh) = self.home(k.proto, k.caddr, k.cport, h);
         Some((k, tag, sh))
     }
 
     /// The hash tag and the shard of the connections of client endpoint
-    /// (`proto`, `caddr`, `cport`).
+    /// (`proto`, `caddr`, `cport`), whose hash is `h` when the caller has it.
     #[inline]
-    pub(super) fn home<A: Family>(&self, proto: u8, caddr: A, cport: u16) -> (u32, &Shard<A>) {
-        self.home_of::<A>(A::hash(&self.hash, proto, caddr, cport))
+    pub(super) fn home<A: Family>(&self, proto: u8, caddr: A, cport: u16, h: Option<u64>) -> (u32, &Shard<A>) {
+        self.home_of::<A>(h.unwrap_or_else(|| A::hash(&self.hash, proto, caddr, cport)))
     }
 
     /// The hash tag and the shard of client hash `h`.
@@ -380,16 +386,7 @@ impl ConnTable {
     /// is of the other family) and allocates nothing once `out` has room for
     /// `flows.len()`. O(1) expected per flow.
     pub fn lookup_dest_batch(&self, flows: &[Flow], out: &mut Vec<Option<SocketAddr>>) {
-        prefetched(
-            flows,
-            out,
-            |f| self.prefetch_hash(f),
-            |f, h| match (f.src, f.dst) {
-                (IpAddr::V4(_), IpAddr::V4(_)) => self.lookup_dest_in::<u32>(f, Some(h)),
-                (IpAddr::V6(_), IpAddr::V6(_)) => self.lookup_dest_in::<u128>(f, Some(h)),
-                _ => None,
-            },
-        );
+        prefetched(flows, out, |f| self.prefetch_hash(f), |f, h| self.lookup_dest_at(f, Some(h)));
     }
 
     /// Hints the CPU to load the slot where the connection of `flow` (a
@@ -448,9 +445,9 @@ impl ConnTable {
     #[inline]
     fn lookup_in<A: Family>(&self, flow: &Flow, h: Option<u64>, t: u64) -> Option<ConnEntry> {
         let (k, tag, sh) = self.place::<A>(flow, h)?;
-        let h = sh.lookup_hit(tag, &k)?;
-        if h.flags & flag::WIDE_DADDR == 0 && h.flags & flag::FWD_MASK != FWD_TUNNEL {
-            return Some(self.conn_entry(&k, &h, h.daddr.to_ip(), None, t));
+        let hit = sh.lookup_hit(tag, &k)?;
+        if hit.flags & flag::WIDE_DADDR == 0 && hit.flags & flag::FWD_MASK != FWD_TUNNEL {
+            return Some(self.conn_entry(&k, &hit, hit.daddr.to_ip(), None, t));
         }
         // The server's address (other family) or tunnel parameters live with
         // the server: read them under the lock.
@@ -458,6 +455,7 @@ impl ConnTable {
     }
 
     #[cold]
+    #[inline(never)]
     fn lookup_locked<A: Family>(&self, sh: &Shard<A>, tag: u32, k: &Key<A>, t: u64) -> Option<ConnEntry> {
         let w = sh.write();
         let i = w.find(tag, k)?;
@@ -467,13 +465,13 @@ impl ConnTable {
         Some(self.conn_entry(&e.key(), &e.hit(), daddr, Some(d), t))
     }
 
-    /// The listing form of connection `k` whose slot reads `h`, its server
-    /// at `daddr`.
+    /// The listing form of connection `k` whose slot reads `hit`, its
+    /// server at `daddr`.
     #[inline]
     pub(crate) fn conn_entry<A: Addr>(
         &self,
         k: &Key<A>,
-        h: &Hit<A>,
+        hit: &Hit<A>,
         daddr: IpAddr,
         dest: Option<&Dest>,
         now: u64,
@@ -483,12 +481,12 @@ impl ConnTable {
             protocol: k.proto,
             client: SocketAddr::new(k.caddr.to_ip(), k.cport),
             virtual_addr: SocketAddr::new(k.vaddr.to_ip(), k.vport),
-            dest: SocketAddr::new(daddr, h.dport),
-            state: ConnState::from_raw(protocol, h.state),
+            dest: SocketAddr::new(daddr, hit.dport),
+            state: ConnState::from_raw(protocol, hit.state),
             template: false,
-            forward: Some(forward_method(h.flags, dest)),
-            expires_secs: secs_left(widen(now, h.last_used.wrapping_add(h.timeout)), now),
-            controlled: h.tref != NO_TEMPLATE,
+            forward: Some(forward_method(hit.flags, dest)),
+            expires_secs: secs_left(widen(now, hit.due32()), now),
+            controlled: hit.tref != NO_TEMPLATE,
             controls: 0,
         }
     }

@@ -924,6 +924,39 @@ fn batch_calls_match_single_calls() {
     table.process_batch(&shared, &syns, lab4.t0, &mut out);
     assert!(out.iter().all(|v| v.as_ref().is_ok_and(|v| v.forward().is_some_and(|f| f.created))));
     assert_eq!(table.len(), 20);
+    // IPv6 client packets and replies (a reply is placed by its destination,
+    // the client) and a mixed-family packet, through process_batch against
+    // process on a twin table: the hash each prefetch hands on is the one
+    // the packet's own path computes.
+    let v6cfg = || ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, ip("2001:db8::80"), 80), "rr");
+    let dests6 = [DestConfig::masq(ip("2001:db8:1::10"), 8080)];
+    let (mut a6, mut b6) = (Lab::new(v6cfg(), &dests6), Lab::new(v6cfg(), &dests6));
+    b6.t0 = a6.t0;
+    a6.table = ConnTable::new(ConnTableConfig::default().shards(4).seed(5), a6.t0).unwrap();
+    b6.table = ConnTable::new(ConnTableConfig::default().shards(4).seed(5), a6.t0).unwrap();
+    let c6 = |k: u16| Flow::new(Protocol::Tcp, ip("2001:db8:2::1"), 2000 + k, ip("2001:db8::80"), 80);
+    let pkts6: Vec<Packet> = (0..40u16)
+        .flat_map(|k| {
+            [
+                Packet::input(c6(k), tcp(TcpFlags::SYN)),
+                Packet::output(back("[2001:db8:1::10]:8080", &c6(k)), tcp(TcpFlags::SYN | TcpFlags::ACK)),
+                Packet::input(c6(k), tcp(TcpFlags::ACK)),
+                Packet::input(c6(k), tcp(TcpFlags::FIN | TcpFlags::ACK)),
+            ]
+        })
+        .chain([Packet::input(Flow::new(Protocol::Tcp, ip("2001:db8::1"), 1, ip(VIP), 80), tcp(TcpFlags::SYN))])
+        .collect();
+    let now = a6.at(1.0);
+    let want: Vec<Result<Verdict, ConnError>> = pkts6.iter().map(|p| b6.table.process(&mut b6.svc, p, now)).collect();
+    a6.table.process_batch(&mut a6.svc, &pkts6, now, &mut out);
+    assert_eq!(out, want);
+    assert!(matches!(want.last(), Some(Err(ConnError::MixedFamilyFlow { .. }))));
+    // Every packet found or made its connection (the reply moved it to
+    // ESTABLISHED through the output table), and the client's FIN left it
+    // in CLOSE_WAIT.
+    assert_eq!(out.iter().filter(|v| v.as_ref().is_ok_and(|v| v.forward().is_some())).count(), 160);
+    assert_eq!(a6.entries(1.0), b6.entries(1.0));
+    assert!(a6.entries(1.0).iter().all(|e| e.state.name() == "CLOSE_WAIT"));
 }
 
 fn tcp_svc_with(dests: &[DestConfig]) -> Service {
