@@ -211,7 +211,7 @@ impl ConnTable {
     /// the flow, a flow the service does not carry); everything the packet
     /// itself causes is a [`Verdict`].
     pub fn process<S: ServiceAccess>(&self, mut svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
-        self.process_with(&mut svc, pkt, now, None)
+        self.process_with(&mut svc, pkt, now, self.clock.tick(now), None)
     }
 
     /// Handles every packet of `pkts` as [`process`](Self::process) does,
@@ -228,11 +228,12 @@ impl ConnTable {
         now: Instant,
         out: &mut Vec<Result<Verdict, ConnError>>,
     ) {
+        let n = self.clock.tick(now);
         super::table::prefetched(
             pkts,
             out,
             |p| self.prefetch_packet(p),
-            |p, h| self.process_with(&mut svc, p, now, Some(h)),
+            |p, h| self.process_with(&mut svc, p, now, n, Some(h)),
         );
     }
 
@@ -242,32 +243,34 @@ impl ConnTable {
     #[inline]
     fn prefetch_packet(&self, p: &Packet) -> u64 {
         let f = &p.flow;
-        if f.src.is_ipv4() != f.dst.is_ipv4() {
-            return 0;
-        }
         match p.direction {
-            Direction::Input => self.prefetch_client(f.protocol.number(), f.src, f.src_port),
-            Direction::Output => self.prefetch_client(f.protocol.number(), f.dst, f.dst_port),
+            Direction::Input => self.prefetch_hash(f),
+            Direction::Output if f.src.is_ipv4() == f.dst.is_ipv4() => {
+                self.prefetch_client(f.protocol.number(), f.dst, f.dst_port)
+            }
+            Direction::Output => 0,
         }
     }
 
-    /// One packet; `h` is the hash of its client endpoint when the caller
-    /// has it (a batch's prefetch computed it).
+    /// One packet at `now`, tick `n` (a batch converts `now` once); `h` is
+    /// the hash of its client endpoint when the caller has it (a batch's
+    /// prefetch computed it).
     fn process_with<S: ServiceAccess>(
         &self,
         svc: &mut S,
         pkt: &Packet,
         now: Instant,
+        n: u64,
         h: Option<u64>,
     ) -> Result<Verdict, ConnError> {
         if pkt.segment.protocol() != pkt.flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: pkt.flow.protocol, segment: pkt.segment.protocol() });
         }
         match (pkt.direction, pkt.flow.src, pkt.flow.dst) {
-            (Direction::Input, IpAddr::V4(_), IpAddr::V4(_)) => self.input::<u32, S>(svc, pkt, now, h),
-            (Direction::Input, IpAddr::V6(_), IpAddr::V6(_)) => self.input::<u128, S>(svc, pkt, now, h),
-            (Direction::Output, IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(pkt, now, h)),
-            (Direction::Output, IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(pkt, now, h)),
+            (Direction::Input, IpAddr::V4(_), IpAddr::V4(_)) => self.input::<u32, S>(svc, pkt, now, n, h),
+            (Direction::Input, IpAddr::V6(_), IpAddr::V6(_)) => self.input::<u128, S>(svc, pkt, now, n, h),
+            (Direction::Output, IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(pkt, n, h)),
+            (Direction::Output, IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(pkt, n, h)),
             (_, src, dst) => Err(ConnError::MixedFamilyFlow { src, dst }),
         }
     }
@@ -280,8 +283,8 @@ impl ConnTable {
             return Err(ConnError::SegmentMismatch { flow: flow.protocol, segment: segment.protocol() });
         }
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, now, None)),
-            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, now, None)),
+            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, self.clock.tick(now), None)),
+            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, self.clock.tick(now), None)),
             (src, dst) => Err(ConnError::MixedFamilyFlow { src, dst }),
         }
     }
@@ -291,6 +294,7 @@ impl ConnTable {
         svc: &mut S,
         pkt: &Packet,
         now: Instant,
+        n: u64,
         h: Option<u64>,
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
@@ -298,7 +302,6 @@ impl ConnTable {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
         let sys = self.sysctls.load();
-        let n = self.clock.tick(now);
         if k.cport != 0 {
             if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
                 return Ok(v);
@@ -323,16 +326,10 @@ impl ConnTable {
         let flow = &pkt.flow;
         let Key { caddr, cport, vaddr, .. } = k;
         // A lost race (another thread created the same connection while this
-        // one scheduled) goes round once more and finds it. Each round that
-        // loses means another thread's insert won, so this ends.
-        let mut first = true;
+        // one scheduled) looks the connection up again and goes round once
+        // more if it is unusable. Each round that loses means another
+        // thread's insert won, so this ends.
         loop {
-            if cport != 0 && !first {
-                if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
-                    return Ok(v);
-                }
-            }
-            first = false;
             match &pkt.segment {
                 Segment::Tcp(f) if f.rst() || !(sys.sloppy_tcp || f.syn()) => {
                     return Ok(Verdict::Pass(PassReason::NotNewConnection));
@@ -361,6 +358,11 @@ impl ConnTable {
                 drop(w);
                 self.count.fetch_sub(1, Relaxed);
                 self.release_template::<A>(plan.tref);
+                if cport != 0 {
+                    if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
+                        return Ok(v);
+                    }
+                }
                 continue;
             }
             let Some(di) = w.g.dests.acquire(&plan.dest) else {
@@ -462,7 +464,7 @@ impl ConnTable {
     }
 
     /// `ip_vs_out` for a reply.
-    fn output<A: Family>(&self, pkt: &Packet, now: Instant, h: Option<u64>) -> Verdict {
+    fn output<A: Family>(&self, pkt: &Packet, n: u64, h: Option<u64>) -> Verdict {
         let flow = &pkt.flow;
         let (Some(caddr), Some(src)) = (A::from_ip(flow.dst), A::from_ip(flow.src)) else {
             return Verdict::Pass(PassReason::NoConnection);
@@ -470,7 +472,6 @@ impl ConnTable {
         let proto = flow.protocol.number();
         let (cport, sport) = (flow.dst_port, flow.src_port);
         let sys = self.sysctls.load();
-        let n = self.clock.tick(now);
         let (tag, sh) = self.home(proto, caddr, cport, h);
         let mut w = sh.write();
         let found = {

@@ -248,7 +248,7 @@ impl<A: Addr> Entry<A> {
     /// The tick the entry expires at, as stored (wrapping).
     #[inline]
     pub(crate) fn due32(&self) -> u32 {
-        self.last_used.wrapping_add(self.timeout)
+        self.hit().due32()
     }
 }
 
@@ -593,7 +593,7 @@ impl<A: Addr> Shard<A> {
     }
 
     /// Prefetches the home slot of `tag` (see [`super::sys::prefetch`]), so
-    /// that a later [`lookup`](Self::lookup) or locked probe finds it in
+    /// that a later [`lookup_hit`](Self::lookup_hit) or locked probe finds it in
     /// cache.
     #[inline]
     pub(crate) fn prefetch(&self, tag: u32) {
@@ -603,14 +603,8 @@ impl<A: Addr> Shard<A> {
         }
     }
 
-    /// Looks up a connection without locking (falls back to the lock after
-    /// a few collisions with writers).
-    #[cfg(test)]
-    pub(crate) fn lookup(&self, tag: u32, k: &Key<A>) -> Option<Entry<A>> {
-        self.lookup_map(tag, k, Slot::load)
-    }
-
-    /// Looks up a connection without locking, reading only what its key
+    /// Looks up a connection without locking (falling back to the lock
+    /// after a few collisions with writers), reading only what its key
     /// does not say: fewer loads and fewer instructions after the slot's
     /// cache miss, so that more of the next look-ups fit in the CPU's
     /// reorder window and their misses overlap this one.
@@ -960,7 +954,7 @@ mod tests {
         }
         drop(w);
         for (n, &(tag, c)) in keys.iter().enumerate() {
-            assert_eq!(sh.lookup(tag, &key(6, c, 1000, 1, 80)).is_some(), n % 2 == 1);
+            assert_eq!(sh.lookup_hit(tag, &key(6, c, 1000, 1, 80)).is_some(), n % 2 == 1);
         }
     }
 
@@ -1019,7 +1013,7 @@ mod tests {
                 let mut n = 0u64;
                 loop {
                     for c in 0..100 {
-                        let e = sh.lookup(tag(c), &key(6, c, 7, 1, 80)).expect("stable key present");
+                        let e = sh.lookup_hit(tag(c), &key(6, c, 7, 1, 80)).expect("stable key present");
                         assert_eq!(e.daddr, c * 3);
                         n += 1;
                     }

@@ -404,7 +404,7 @@ impl ConnTable {
     /// [`prefetch`](Self::prefetch), giving the flow's client hash (0 for a
     /// flow of mixed families, which no look-up finds).
     #[inline]
-    fn prefetch_hash(&self, flow: &Flow) -> u64 {
+    pub(crate) fn prefetch_hash(&self, flow: &Flow) -> u64 {
         match (flow.src, flow.dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
                 self.prefetch_client(flow.protocol.number(), flow.src, flow.src_port)
@@ -418,19 +418,18 @@ impl ConnTable {
     #[inline]
     pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) -> u64 {
         match caddr {
-            IpAddr::V4(a) => {
-                let h = self.hash.v4(proto, u32::from(a), cport);
-                let (tag, sh) = self.home_of::<u32>(h);
-                sh.prefetch(tag);
-                h
-            }
-            IpAddr::V6(a) => {
-                let h = self.hash.v6(proto, u128::from(a), cport);
-                let (tag, sh) = self.home_of::<u128>(h);
-                sh.prefetch(tag);
-                h
-            }
+            IpAddr::V4(a) => self.prefetch_home::<u32>(proto, u32::from(a), cport),
+            IpAddr::V6(a) => self.prefetch_home::<u128>(proto, u128::from(a), cport),
         }
+    }
+
+    /// [`prefetch_client`](Self::prefetch_client) in one family.
+    #[inline]
+    fn prefetch_home<A: Family>(&self, proto: u8, caddr: A, cport: u16) -> u64 {
+        let h = A::hash(&self.hash, proto, caddr, cport);
+        let (tag, sh) = self.home_of::<A>(h);
+        sh.prefetch(tag);
+        h
     }
 
     #[inline]

@@ -17,11 +17,6 @@ pub const HZ: u32 = 250;
 /// Nanoseconds per tick.
 const TICK_NS: u128 = 1_000_000_000 / HZ as u128;
 
-thread_local! {
-    /// This thread's last conversion: (epoch, instant, ticks).
-    static LAST: std::cell::Cell<Option<(Instant, Instant, u64)>> = const { std::cell::Cell::new(None) };
-}
-
 /// Converts between `Instant`s and ticks since an epoch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
@@ -33,29 +28,11 @@ impl Clock {
         Clock { epoch }
     }
 
-    /// Whole ticks elapsed at `now` (0 before the epoch).
-    ///
-    /// A data plane passes the same `now` for a whole burst of packets, and
-    /// `Instant` subtraction is std's general `Timespec` arithmetic (about
-    /// fifty instructions, more than a look-up's probe), so the last
-    /// conversion is remembered per thread, keyed by the epoch and the
-    /// instant: equal epochs give equal ticks, whichever table asks. A
-    /// different `now` costs two more comparisons than no memo would.
+    /// Whole ticks elapsed at `now` (0 before the epoch). std's `Instant`
+    /// subtraction costs about fifty instructions, so the batch calls
+    /// convert their `now` once.
     #[inline]
     pub(crate) fn tick(&self, now: Instant) -> u64 {
-        LAST.with(|last| match last.get() {
-            Some((epoch, at, t)) if at == now && epoch == self.epoch => t,
-            _ => {
-                let t = self.compute(now);
-                last.set(Some((self.epoch, now, t)));
-                t
-            }
-        })
-    }
-
-    /// [`tick`](Self::tick) without the memo.
-    #[inline]
-    fn compute(&self, now: Instant) -> u64 {
         let d = now.saturating_duration_since(self.epoch);
         d.as_secs() * HZ as u64 + (d.subsec_nanos() as u64 / TICK_NS as u64)
     }
@@ -92,8 +69,8 @@ mod tests {
         let t0 = Instant::now();
         let c = Clock::new(t0);
         assert_eq!(c.tick(t0), 0);
-        // The memo answers per epoch: another clock's ticks of the same
-        // instant differ.
+        // Clocks with different epochs give different ticks for the same
+        // instant, asked in turn.
         let t1 = t0 + Duration::from_secs(1);
         let later = Clock::new(t1);
         assert_eq!(c.tick(t1), 250);
