@@ -137,22 +137,20 @@ impl Document {
     /// texts), as text: what tests and the fuzz target compare between two
     /// readings.
     pub(crate) fn structure(&self) -> String {
+        use fmt::Write as _;
         let mut out = String::new();
         for n in &self.nodes {
-            out.push_str(&format!(
-                "{:?} {:?} {:?} {} [",
-                n.line,
-                block_at(&self.blocks, n.block),
-                n.end,
-                self.text(n.raw)
-            ));
+            // Writing to a String cannot fail.
+            let _ =
+                write!(out, "{:?} {:?} {:?} {} [", n.line, block_at(&self.blocks, n.block), n.end, self.text(n.raw));
             for w in &self.words[n.first_word as usize..(n.first_word + n.nwords) as usize] {
-                out.push_str(&format!(
+                let _ = write!(
+                    out,
                     "{:?}={:?}{} ",
                     w.span,
                     self.text(w.text_ref(&self.texts)),
                     if w.quoted() { "q" } else { "" }
-                ));
+                );
             }
             out.push_str("]\n");
         }
@@ -660,7 +658,7 @@ impl<'s> Builder<'s> {
                     // last one's end (all in the line's file).
                     let (a, b) =
                         (self.doc.words[first_word as usize].span, self.doc.words[self.doc.words.len() - 1].span);
-                    let w = Span::new(a.file, a.start, b.end);
+                    let w = a.to(b);
                     self.directive(
                         pp,
                         first_word,

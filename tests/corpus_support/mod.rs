@@ -1,9 +1,7 @@
 //! The fuzz corpora, read for the tests that replay them on stable
 //! (`fuzz/corpus/<target>/`, one file per input).
 
-use std::path::Path;
-
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The corpus directory of fuzz target `target`.
 fn dir(target: &str) -> PathBuf {

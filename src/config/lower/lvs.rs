@@ -2032,6 +2032,7 @@ mod tests {
         let loaded = crate::config::load_str("/k.conf", &text, &Default::default());
         let vss = &loaded.config.virtual_servers;
         assert_eq!(vss.len(), 1);
+        // This bounds over-reserving only (no reservation passes too).
         assert!(vss.capacity() <= (text.len() - small.len()) / 64 + 1, "capacity {}", vss.capacity());
     }
 
@@ -2062,14 +2063,12 @@ mod tests {
         }
         let parts =
             ["1", "192", "0", "256", "010", ".", "..", "-", "/", ":", "24", "-5", "/24", "::", "a", "2001", " "];
-        let mut n = 0;
         for a in parts {
             for b in parts {
                 for c in parts {
                     for d in ["", ".1", ".2.3", "/", ":1", "-9", ".0.0.1"] {
                         let ip = format!("{a}{b}{c}{d}");
                         assert_eq!(stosockaddr(&ip, None).ok().map(|r| r.0), general(&ip), "{ip}");
-                        n += 1;
                     }
                 }
             }
@@ -2079,7 +2078,6 @@ mod tests {
         {
             assert_eq!(stosockaddr(ip, None).ok().map(|r| r.0), general(ip), "{ip}");
         }
-        assert!(n > 30_000);
     }
 
     #[test]

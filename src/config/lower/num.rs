@@ -106,7 +106,7 @@ fn unsigned_in_range(v: Option<u128>, min: u64, max: u64, limit: u64) -> Result<
 }
 
 #[cold]
-fn range_error(min: u64, max: u64) -> NumError {
+fn range_error(min: impl ToString, max: impl ToString) -> NumError {
     NumError::Range { min: min.to_string(), max: max.to_string() }
 }
 
@@ -128,7 +128,7 @@ pub(crate) fn read_int(s: &str, min: i64, max: i64) -> Result<i64, NumError> {
         return Err(NumError::Overflow);
     }
     if v < min || v > max {
-        return Err(NumError::Range { min: min.to_string(), max: max.to_string() });
+        return Err(range_error(min, max));
     }
     Ok(v)
 }
