@@ -4,8 +4,9 @@
 //!
 //! Operations (group `conn/<size>`, baseline group
 //! `baseline_mutex_hashmap/<size>`):
-//! * `insert`: a SYN for each of `size` new flows into an empty table
-//!   (baseline: insert the same entries).
+//! * `insert`: a SYN for each of `size` new flows into an empty table that
+//!   grows as they come (baseline: insert the same entries). The table of
+//!   the other operations is sized up front for its `size` connections.
 //! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
 //!   uniformly random over the table (the worst case for caches); each call
 //!   waits for its own cache miss.
@@ -31,9 +32,25 @@
 //! bytes ([`ConnTable::heap_bytes`] / [`ConnTable::len`]) and the growth of
 //! the process's resident set while the table is filled.
 //!
+//! The two goals that are ratios (two threads against one, lvskit against
+//! the baseline at two threads) are also measured apart from criterion, in
+//! the `paired` step: on a host whose memory speed drifts within minutes, a
+//! ratio of two criterion figures taken minutes apart mixes the code with
+//! the drift. That step alternates timed runs of every operation, one and
+//! two threads, lvskit and baseline, round after round, takes each ratio
+//! within a round and prints its median and range (see [`paired`]).
+//!
+//! The `machine` step prints what the machine itself does with a buffer the
+//! size of the table's heap (see [`machine`]): one read's latency, and how
+//! many independent reads it completes per second, alone or with 50 to 200
+//! other instructions each, on one thread and on two. These bound what any
+//! one-call look-up and any two-thread run can reach on that machine.
+//!
 //! `LVSKIT_CONN_BENCH_SIZES` (default `1000000,10000000`) picks the sizes;
 //! `LVSKIT_CONN_BENCH_ONLY` a comma-separated subset of `insert`, `lookup`,
-//! `process`, `expire`, `threads`, `baseline`.
+//! `process`, `expire`, `threads`, `machine`, `paired`, `baseline`;
+//! `LVSKIT_CONN_BENCH_PAIRED_ROUNDS` (default 7) and
+//! `LVSKIT_CONN_BENCH_PAIRED_OPS` (default 2 000 000) size the paired step.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -113,9 +130,12 @@ fn config(n: u64) -> ConnTableConfig {
     ConnTableConfig::default().max_entries(n as usize + 1024)
 }
 
-/// A table with `n` established connections (SYN then ACK each).
+/// A table with `n` established connections (SYN then ACK each), sized up
+/// front for them (`ConnTableConfig::capacity`), as a director that knows
+/// its load sizes it: the same slots per shard as growth would reach at
+/// these sizes, but all of them on huge pages (see `huge_pages`).
 fn filled(n: u64, svc: &mut Service, t0: Instant) -> ConnTable {
-    let table = ConnTable::new(config(n), t0).unwrap();
+    let table = ConnTable::new(config(n).capacity(n as usize), t0).unwrap();
     for i in 0..n {
         let f = flow(i);
         table.process(&mut *svc, &Packet::input(f, Segment::Tcp(TcpFlags::SYN)), t0).unwrap();
@@ -298,26 +318,23 @@ fn threaded(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, work: impl Fn(usiz
     }
 }
 
-/// Benches `f(k)` for one key after another from each thread's first: see
-/// [`threaded`].
-fn threaded_keys<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl Fn(usize) -> R + Sync) {
-    threaded(g, name, |o, count| {
+/// `work(first key, count)` calling `f(k)` for one key after another.
+fn keys_work<R>(f: impl Fn(usize) -> R + Sync) -> impl Fn(usize, u64) + Sync {
+    move |o, count| {
         for j in 0..count as usize {
             black_box(f((o + j) & (KEYS - 1)));
         }
-    });
+    }
 }
 
-/// Benches `work(batch, out)` over successive batches of up to `BATCH`
-/// items of `items` from each thread's first key, with one output buffer
-/// per thread (kept observable after each batch): see [`threaded`].
-fn threaded_batches<T: Sync, O>(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    items: &[T],
-    work: impl Fn(&[T], &mut Vec<O>) + Sync,
-) {
-    threaded(g, name, |o, count| {
+/// `work(first key, count)` calling `work(batch, out)` over successive
+/// batches of up to `BATCH` items of `items`, with one output buffer per
+/// call (kept observable after each batch).
+fn batches_work<'a, T: Sync, O>(
+    items: &'a [T],
+    work: impl Fn(&[T], &mut Vec<O>) + Sync + 'a,
+) -> impl Fn(usize, u64) + Sync + 'a {
+    move |o, count| {
         let mut out = Vec::with_capacity(BATCH);
         let mut j = o;
         let mut done = 0u64;
@@ -328,7 +345,273 @@ fn threaded_batches<T: Sync, O>(
             black_box(&out);
             done += m as u64;
         }
-    });
+    }
+}
+
+/// Benches `f(k)` for one key after another from each thread's first: see
+/// [`threaded`].
+fn threaded_keys<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: impl Fn(usize) -> R + Sync) {
+    threaded(g, name, keys_work(f));
+}
+
+/// Benches `work(batch, out)` over successive batches from each thread's
+/// first key: see [`batches_work`] and [`threaded`].
+fn threaded_batches<T: Sync, O>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    items: &[T],
+    work: impl Fn(&[T], &mut Vec<O>) + Sync,
+) {
+    threaded(g, name, batches_work(items, work));
+}
+
+// ---- the machine's own bounds, for reading the figures above ----
+
+/// A buffer of `bytes` (whole 64-byte lines, in huge pages when the bench
+/// is built with `huge-pages`, as the table's segments are) and `KEYS`
+/// random lines of it, the bench's key table in miniature: the first word
+/// of each picked line names the next pick, so that following them is one
+/// chain through all of them.
+struct Lines {
+    buf: Vec<u64>,
+    picks: Vec<usize>,
+}
+
+impl Lines {
+    fn new(bytes: usize) -> Self {
+        let lines = (bytes / 64).max(2);
+        #[cfg(all(feature = "huge-pages", target_os = "linux"))]
+        let mut buf = {
+            const HUGE: usize = 2 << 20;
+            let mut v: Vec<u64> = Vec::with_capacity(lines * 8);
+            let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+            let end = (v.as_ptr() as usize + lines * 64) / HUGE * HUGE;
+            if end > start {
+                // SAFETY: the range lies inside the vector's own allocation;
+                // madvise only gives the kernel a hint about it.
+                unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+            }
+            v.resize(lines * 8, 0);
+            v
+        };
+        #[cfg(not(all(feature = "huge-pages", target_os = "linux")))]
+        let mut buf = vec![0u64; lines * 8];
+        // Distinct lines: a line picked twice would hold only one of its
+        // two successors and cut the chain short.
+        let mut rng = Rng(0x5eed);
+        let mut seen = std::collections::HashSet::new();
+        let mut picks = Vec::with_capacity(KEYS);
+        while picks.len() < KEYS.min(lines) {
+            let p = rng.below(lines as u64) as usize;
+            if seen.insert(p) {
+                picks.push(p);
+            }
+        }
+        while picks.len() < KEYS {
+            picks.push(picks[picks.len() % lines]);
+        }
+        for (i, &p) in picks.iter().enumerate().take(lines) {
+            buf[p * 8] = picks[(i + 1) % KEYS.min(lines)] as u64;
+        }
+        Lines { buf, picks }
+    }
+
+    /// Nanoseconds per read of a chain of `count` dependent reads.
+    fn chase_ns(&self, count: u64) -> f64 {
+        let start = Instant::now();
+        let mut at = self.picks[0];
+        for _ in 0..count {
+            at = self.buf[at * 8] as usize;
+        }
+        black_box(at);
+        start.elapsed().as_nanos() as f64 / count as f64
+    }
+
+    /// `count` reads of the picked lines one after another from pick `o`,
+    /// independent of one another, each followed by `work` instructions
+    /// that do not depend on it (see [`filler`]): how many reads the core
+    /// keeps in flight when each comes with that much other work.
+    #[inline(never)]
+    fn reads(&self, o: usize, count: u64, work: u32) -> u64 {
+        let mut sum = 0u64;
+        for j in 0..count as usize {
+            let v = self.buf[self.picks[(o + j) & (KEYS - 1)] * 8];
+            sum = sum.wrapping_add(v ^ filler(work));
+        }
+        sum
+    }
+
+    /// Millions of [`reads`](Self::reads) per second on `threads` threads
+    /// at once, each from its own first pick (see [`first`]).
+    fn reads_mops(&self, threads: u64, count: u64, work: u32) -> f64 {
+        let took = on_threads(threads, count, |t, n| {
+            black_box(self.reads(first(t), n, work));
+        });
+        count as f64 / took.as_secs_f64() / 1e6
+    }
+}
+
+/// `work` (a multiple of 25, at most 200) register-only instructions in
+/// four independent chains.
+#[inline(always)]
+fn filler(work: u32) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! adds {
+            ($a:ident $b:ident $c:ident $d:ident) => {
+                // SAFETY: register arithmetic only.
+                unsafe {
+                    std::arch::asm!(
+                        "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1", "add {a}, 1",
+                        "add {b}, 1", "add {c}, 1", "add {d}, 1", "add {a}, 1", "add {b}, 1",
+                        "add {c}, 1", "add {d}, 1", "add {a}, 1", "add {b}, 1", "add {c}, 1",
+                        "add {d}, 1", "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1",
+                        "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1", "add {a}, 1",
+                        a = inout(reg) $a, b = inout(reg) $b, c = inout(reg) $c, d = inout(reg) $d,
+                        options(pure, nomem, nostack),
+                    )
+                }
+            };
+        }
+        let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+        for _ in 0..work / 25 {
+            adds!(a b c d);
+        }
+        a ^ b ^ c ^ d
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = work;
+        0
+    }
+}
+
+/// Prints what the machine itself does with a buffer the size of the
+/// table's heap, read at `KEYS` random lines as the look-up benches read
+/// the table at `KEYS` random keys: the latency of one read (a dependent chain, what a lone
+/// look-up waits for), independent reads on one and two threads, and
+/// independent reads that each come with 50 to 200 other instructions. One
+/// call's look-up can overlap its cache miss only with the next calls' that
+/// fit in the core's reorder window, so the last figures bound what a
+/// one-call look-up of that many instructions can reach; and the two-thread
+/// figures are the machine's own scaling of such work. Each figure is the
+/// median of three alternated rounds.
+fn machine(label: &str, bytes: usize) {
+    let lines = Lines::new(bytes);
+    let count = 2_000_000u64;
+    let works: [u32; 4] = if cfg!(target_arch = "x86_64") { [0, 50, 100, 200] } else { [0, 0, 0, 0] };
+    let mut chase = Vec::new();
+    let mut one = vec![Vec::new(); works.len()];
+    let mut two = vec![Vec::new(); works.len()];
+    let mut scale = vec![Vec::new(); works.len()];
+    for _ in 0..3 {
+        chase.push(lines.chase_ns(count / 4));
+        for (i, &w) in works.iter().enumerate() {
+            let (a, b) = (lines.reads_mops(1, count, w), lines.reads_mops(2, count, w));
+            one[i].push(a);
+            two[i].push(b);
+            scale[i].push(b / a);
+        }
+    }
+    eprintln!(
+        "conn/{label} machine: a buffer of {:.0} MB (the table's heap{}); one read {:.0} ns (dependent chain)",
+        bytes as f64 / 1e6,
+        if cfg!(feature = "huge-pages") { ", huge pages" } else { "" },
+        median(&mut chase),
+    );
+    for (i, &w) in works.iter().enumerate() {
+        if i > 0 && w == 0 {
+            break;
+        }
+        eprintln!(
+            "  independent reads, {w:>3} other instructions each: {:>6.1} M/s on 1 thread, {:>6.1} M/s on 2, \
+             2 threads {:.2}x",
+            median(&mut one[i]),
+            median(&mut two[i]),
+            median(&mut scale[i]),
+        );
+    }
+}
+
+// ---- the paired comparison: the ratios the goals are judged by ----
+
+/// One operation of the paired comparison: lvskit's work and the
+/// baseline's for the same job, each as `work(first key, count)`.
+struct Pair<'a> {
+    name: &'static str,
+    ours: &'a (dyn Fn(usize, u64) + Sync),
+    base: &'a (dyn Fn(usize, u64) + Sync),
+}
+
+/// Operations per timed run of [`paired`].
+fn paired_ops() -> u64 {
+    std::env::var("LVSKIT_CONN_BENCH_PAIRED_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000)
+}
+
+/// Rounds of [`paired`].
+fn paired_rounds() -> usize {
+    std::env::var("LVSKIT_CONN_BENCH_PAIRED_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(7)
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// `median [min-max]` of `v`.
+fn spread(v: &mut [f64]) -> String {
+    let m = median(v);
+    format!("{m:.2}x [{:.2}-{:.2}]", v[0], v[v.len() - 1])
+}
+
+/// Measures the two ratios the goals name, two threads against one and
+/// lvskit against the baseline at two threads, so that they survive a host
+/// whose memory speed drifts within minutes (criterion's groups run minutes
+/// apart, so ratios of their figures mix the code with the drift). Each
+/// round times, one after another and in an order that rotates from round
+/// to round, `paired_ops()` operations of each operation on one thread and
+/// on two, for lvskit and for the baseline; a ratio is taken within each
+/// round, and the report gives its median and range over the rounds, with
+/// the median throughputs.
+fn paired(label: &str, pairs: &[Pair<'_>]) {
+    let ops = paired_ops();
+    let rounds = paired_rounds().max(1);
+    // (pair, ours?, threads) for each timed run.
+    let runs: Vec<(usize, bool, u64)> =
+        (0..pairs.len()).flat_map(|p| [(p, true, 1), (p, true, 2), (p, false, 1), (p, false, 2)]).collect();
+    let mut mops = vec![Vec::with_capacity(rounds); runs.len()];
+    for r in 0..rounds {
+        for i in 0..runs.len() {
+            let at = (i + r) % runs.len();
+            let (p, ours, threads) = runs[at];
+            let work = if ours { pairs[p].ours } else { pairs[p].base };
+            let took = on_threads(threads, ops, |t, count| work(first(t), count));
+            mops[at].push(ops as f64 / took.as_secs_f64() / 1e6);
+        }
+    }
+    eprintln!(
+        "conn/{label} paired: {rounds} rounds of {ops} operations per run, the runs alternated; \
+         M/s are medians, ratios per round as median [min-max]"
+    );
+    for (p, pair) in pairs.iter().enumerate() {
+        let at = |ours: bool, threads: u64| runs.iter().position(|&x| x == (p, ours, threads)).unwrap();
+        let (o1, o2, b1, b2) = (at(true, 1), at(true, 2), at(false, 1), at(false, 2));
+        let ratio = |a: usize, b: usize| -> Vec<f64> { (0..rounds).map(|r| mops[a][r] / mops[b][r]).collect() };
+        let med = |i: usize| median(&mut mops[i].clone());
+        eprintln!(
+            "  {:<26} lvskit {:>6.1} / {:>6.1} M/s (1 / 2 threads), 2 threads {}; baseline {:>5.1} / {:>5.1} M/s; \
+             lvskit / baseline at 2 threads {}",
+            pair.name,
+            med(o1),
+            med(o2),
+            spread(&mut ratio(o2, o1)),
+            med(b1),
+            med(b2),
+            spread(&mut ratio(o2, b2)),
+        );
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -450,6 +733,35 @@ fn bench(c: &mut Criterion) {
             });
         }
         g.finish();
+
+        if only("machine") {
+            machine(&label, table.heap_bytes());
+        }
+        if only("paired") {
+            // Built while the table lives, so that both are measured in the
+            // same minutes.
+            let base = Baseline::filled(n);
+            let shared = Mutex::new(service());
+            let lookup = keys_work(|k| table.lookup(&hits[k], t0));
+            let lookup_dest = keys_work(|k| table.lookup_dest(&hits[k]));
+            let lookup_batch = batches_work(&hits, |flows, out| table.lookup_batch(flows, t0, out));
+            let dest_batch = batches_work(&hits, |flows, out| table.lookup_dest_batch(flows, out));
+            let process = keys_work(|k| table.process(&shared, &acks[k], t0).unwrap());
+            let process_batch = batches_work(&acks, |pkts, out| table.process_batch(&shared, pkts, t0, out));
+            let base_lookup = keys_work(|k| base.lookup(&hits[k]));
+            let base_process = keys_work(|k| base.process(&hits[k], 1));
+            paired(
+                &label,
+                &[
+                    Pair { name: "lookup_hit", ours: &lookup, base: &base_lookup },
+                    Pair { name: "lookup_dest_hit", ours: &lookup_dest, base: &base_lookup },
+                    Pair { name: "lookup_hit_batch256", ours: &lookup_batch, base: &base_lookup },
+                    Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_lookup },
+                    Pair { name: "process_hit", ours: &process, base: &base_process },
+                    Pair { name: "process_hit_batch256", ours: &process_batch, base: &base_process },
+                ],
+            );
+        }
         drop(table);
 
         if only("baseline") {

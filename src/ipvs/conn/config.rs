@@ -128,10 +128,13 @@ pub struct ConnTableConfig {
     /// The initial sysctls.
     pub sysctls: Sysctls,
     /// Whether large slot segments (16 KiB and more: with 256 shards, the
-    /// slots past the first 1 024 of each shard, so from about 230 000 IPv4
-    /// or 115 000 IPv6 connections on) are mapped on transparent huge pages
+    /// slots past the first 1 024 of each shard, so from about 200 000 IPv4
+    /// or 100 000 IPv6 connections on) are mapped on transparent huge pages
     /// (2 MiB-aligned anonymous memory advised `MADV_HUGEPAGE`) instead of
-    /// taken from the global allocator. Slots are read at random, one cache
+    /// taken from the global allocator. A table sized up front with
+    /// [`capacity`](Self::capacity) to 128 KiB of slots per shard or more
+    /// (2 304 IPv4 connections per shard: about 590 000 with 256 shards)
+    /// takes its first segments, the small ones, from huge pages too. Slots are read at random, one cache
     /// line per look-up, and on 4 KiB pages nearly every such read of a
     /// large table also misses the TLB; on 2 MiB pages it does not.
     ///
@@ -211,9 +214,10 @@ impl ConnTableConfig {
     }
 
     /// The most connections the configured shards can hold (each shard
-    /// grows to 2^23 slots, filled to 7/8), hence the largest `capacity`.
+    /// grows to 2^23 slots, filled to 3/4), hence the largest `capacity`.
     pub fn max_capacity(&self) -> usize {
-        self.shards.saturating_mul(super::store::MAX_SLOTS as usize / 8 * 7)
+        self.shards
+            .saturating_mul((super::store::MAX_SLOTS as u64 / super::store::FILL_DEN * super::store::FILL_NUM) as usize)
     }
 
     /// Checks the configuration.
@@ -256,11 +260,11 @@ mod tests {
         assert_eq!(ConnTableConfig::default().shards(3).validate(), Err(ConnError::BadShardCount { shards: 3 }));
         // Capacities beyond what the shards hold are refused, not sized.
         let one = ConnTableConfig::default().shards(1);
-        assert_eq!(one.max_capacity(), 7 << 20);
-        assert!(one.clone().capacity(7 << 20).validate().is_ok());
+        assert_eq!(one.max_capacity(), 6 << 20);
+        assert!(one.clone().capacity(6 << 20).validate().is_ok());
         assert_eq!(
-            one.clone().capacity((7 << 20) + 1).validate(),
-            Err(ConnError::CapacityTooLarge { capacity: (7 << 20) + 1, max: 7 << 20, shards: 1 })
+            one.clone().capacity((6 << 20) + 1).validate(),
+            Err(ConnError::CapacityTooLarge { capacity: (6 << 20) + 1, max: 6 << 20, shards: 1 })
         );
         assert!(matches!(one.capacity(usize::MAX).validate(), Err(ConnError::CapacityTooLarge { .. })));
         // The default seed is drawn at random; a fixed one is kept.

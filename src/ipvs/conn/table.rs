@@ -134,11 +134,11 @@ pub struct Expired {
 ///   `parking_lot` mutexes, [`lookup`](Self::lookup) takes no lock.
 /// * Cost: a packet is O(1) (one hash, one shard lock, a short probe);
 ///   expiry is amortised O(1) per entry (a lazy timer wheel per shard).
-/// * Memory: 40 bytes per IPv4 slot (76 for IPv6) at 58–88% occupancy,
+/// * Memory: 40 bytes per IPv4 slot (76 for IPv6) at 50–75% occupancy,
 ///   plus 4 bytes per timer handle (one per entry, at most 2 × entries +
 ///   64 per shard), about 110 bytes per template, and about 1 KiB per empty
 ///   shard; `benches/conn.rs` prints the measured [`heap_bytes`] per
-///   connection (about 74 at 1 M IPv4 connections, 58 at 10 M; see the
+///   connection (about 74 at 1 M IPv4 connections and at 10 M; see the
 ///   README). Large slot segments are on transparent huge pages (see
 ///   [`ConnTableConfig::huge_pages`]).
 ///

@@ -1113,7 +1113,7 @@ fn flush_races_with_inserts() {
 #[test]
 fn huge_capacity_is_refused() {
     let t0 = Instant::now();
-    for (shards, cap) in [(1, usize::MAX), (1, (7 << 20) + 1), (256, usize::MAX / 2)] {
+    for (shards, cap) in [(1, usize::MAX), (1, (6 << 20) + 1), (256, usize::MAX / 2)] {
         let cfg = ConnTableConfig::default().shards(shards).capacity(cap);
         assert!(matches!(ConnTable::new(cfg, t0), Err(ConnError::CapacityTooLarge { .. })), "{shards} {cap}");
     }
@@ -1151,8 +1151,12 @@ fn huge_page_slots_behave_as_heap_slots() {
     }
     assert_eq!(huge.counts(S1), heap.counts(S1));
     // The arena's memory is counted: at least the slots themselves (40
-    // bytes each, 60 000 connections at most 7/8 full).
-    assert!(huge.table.heap_bytes() >= 60_000 * 40 * 8 / 7, "{}", huge.table.heap_bytes());
+    // bytes each, 60 000 connections at most FILL_NUM / FILL_DEN full).
+    assert!(
+        huge.table.heap_bytes() as u64 >= 60_000 * 40 * super::store::FILL_DEN / super::store::FILL_NUM,
+        "{}",
+        huge.table.heap_bytes()
+    );
     // SYN_RECV connections expire after 60 s, ESTABLISHED after 900 s.
     let gone = huge.table.expire(huge.at(61.0));
     assert_eq!(gone, heap.table.expire(heap.at(61.0)));
