@@ -468,11 +468,12 @@ fn filler(work: u32) -> u64 {
                         "add {d}, 1", "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1",
                         "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1", "add {a}, 1",
                         a = inout(reg) $a, b = inout(reg) $b, c = inout(reg) $c, d = inout(reg) $d,
-                        options(pure, nomem, nostack),
+                        options(nomem, nostack),
                     )
                 }
             };
         }
+        debug_assert!(work % 25 == 0 && work <= 200, "{work}");
         let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
         for _ in 0..work / 25 {
             adds!(a b c d);
@@ -488,14 +489,16 @@ fn filler(work: u32) -> u64 {
 
 /// Prints what the machine itself does with a buffer the size of the
 /// table's heap, read at `KEYS` random lines as the look-up benches read
-/// the table at `KEYS` random keys: the latency of one read (a dependent chain, what a lone
+/// the table at `KEYS` random keys (4 MiB of lines: on most machines they
+/// fit in the last-level cache, so these are cache figures, not DRAM's).
+/// It gives the latency of one read (a dependent chain, what a lone
 /// look-up waits for), independent reads on one and two threads, and
-/// independent reads that each come with 50 to 200 other instructions. One
-/// call's look-up can overlap its cache miss only with the next calls' that
-/// fit in the core's reorder window, so the last figures bound what a
-/// one-call look-up of that many instructions can reach; and the two-thread
-/// figures are the machine's own scaling of such work. Each figure is the
-/// median of three alternated rounds.
+/// independent reads that each come with 50 to 200 other instructions. A
+/// one-call look-up overlaps its miss only with the next calls' that fit
+/// in the core's reorder window, so the last figures bound what a one-call
+/// look-up of that many instructions can reach, and the two-thread figures
+/// are the machine's own scaling of such work in those minutes. Each
+/// figure is the median of three alternated rounds.
 fn machine(label: &str, bytes: usize) {
     let lines = Lines::new(bytes);
     let count = 2_000_000u64;

@@ -132,9 +132,10 @@ pub struct ConnTableConfig {
     /// or 100 000 IPv6 connections on) are mapped on transparent huge pages
     /// (2 MiB-aligned anonymous memory advised `MADV_HUGEPAGE`) instead of
     /// taken from the global allocator. A table sized up front with
-    /// [`capacity`](Self::capacity) to 128 KiB of slots per shard or more
-    /// (2 304 IPv4 connections per shard: about 590 000 with 256 shards)
-    /// takes its first segments, the small ones, from huge pages too. Slots are read at random, one cache
+    /// [`capacity`](Self::capacity) to 128 KiB of IPv4 slots per shard or
+    /// more (2 304 connections per shard: about 590 000 with 256 shards)
+    /// takes the small first segments of its IPv4 shards from huge pages
+    /// too. Slots are read at random, one cache
     /// line per look-up, and on 4 KiB pages nearly every such read of a
     /// large table also misses the TLB; on 2 MiB pages it does not.
     ///

@@ -437,12 +437,13 @@ impl<T> std::ops::Deref for SlotMem<T> {
 /// over 256 shards) are on huge pages.
 const HUGE_SEGMENT: usize = 16 << 10;
 
-/// A shard sized up front (by [`ConnTableConfig::capacity`]) to at least
-/// this many bytes of slots takes all its segments from the arena, the
-/// small ones too: the table is known to be large, so packing the first
-/// 1 024 slots of every shard into huge pages costs at most one partly used
-/// huge page, and spares the look-ups that land there a TLB miss (a sixth
-/// of the slots at a million connections over 256 shards).
+/// A shard sized up front (by [`ConnTableConfig::capacity`], which sizes
+/// the IPv4 shards only) to at least this many bytes of slots takes all
+/// its segments from the arena, the small ones too. The table is known to
+/// be large, so packing the first 1 024 slots of every shard into huge
+/// pages costs at most one partly used huge page, and spares the look-ups
+/// that land there a TLB miss (a sixth of the slots at a million
+/// connections over 256 shards).
 ///
 /// [`ConnTableConfig::capacity`]: super::ConnTableConfig::capacity
 const PRESIZED_HUGE: usize = 128 << 10;
