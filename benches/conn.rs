@@ -6,7 +6,9 @@
 //! `baseline_mutex_hashmap/<size>`):
 //! * `insert`: a SYN for each of `size` new flows into an empty table that
 //!   grows as they come (baseline: insert the same entries). The table of
-//!   the other operations is sized up front for its `size` connections.
+//!   the look-up, packet, transition and thread benches is sized up front
+//!   for its `size` connections; `expire_full_table` fills tables that
+//!   grow.
 //! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
 //!   uniformly random over the table (the worst case for caches); each call
 //!   waits for its own cache miss.
