@@ -217,8 +217,7 @@ impl ConnTableConfig {
     /// The most connections the configured shards can hold (each shard
     /// grows to 2^23 slots, filled to 3/4), hence the largest `capacity`.
     pub fn max_capacity(&self) -> usize {
-        self.shards
-            .saturating_mul((super::store::MAX_SLOTS as u64 / super::store::FILL_DEN * super::store::FILL_NUM) as usize)
+        self.shards.saturating_mul(super::store::holds(super::store::MAX_SLOTS) as usize)
     }
 
     /// Checks the configuration.

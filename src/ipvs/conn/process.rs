@@ -282,9 +282,10 @@ impl ConnTable {
         if segment.protocol() != flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: flow.protocol, segment: segment.protocol() });
         }
+        let n = self.clock.tick(now);
         match (flow.src, flow.dst) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, self.clock.tick(now), None)),
-            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, self.clock.tick(now), None)),
+            (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, n, None)),
+            (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, n, None)),
             (src, dst) => Err(ConnError::MixedFamilyFlow { src, dst }),
         }
     }

@@ -370,6 +370,12 @@ pub(crate) const MAX_SLOTS: u32 = 1 << 23;
 pub(crate) const FILL_NUM: u64 = 3;
 /// See [`FILL_NUM`].
 pub(crate) const FILL_DEN: u64 = 4;
+
+/// The most connections a shard of `size` slots holds before it grows.
+#[inline]
+pub(crate) fn holds(size: u32) -> u64 {
+    size as u64 * FILL_NUM / FILL_DEN
+}
 /// Number of segments: 0, then two per power of two from 64 to 2^22.
 const SEGMENTS: usize = 1 + 2 * 17;
 
@@ -526,7 +532,7 @@ impl<A: Addr> Shard<A> {
                 scratch: Vec::new(),
             })),
         };
-        let presized = capacity > 0 && size as usize * std::mem::size_of::<Slot<A>>() >= PRESIZED_HUGE;
+        let presized = size as usize * std::mem::size_of::<Slot<A>>() >= PRESIZED_HUGE;
         sh.allocate(size, presized);
         sh
     }
@@ -767,7 +773,7 @@ impl<A: Addr> Writer<'_, A> {
     /// when the shard is at its largest size and full.
     pub(crate) fn insert(&mut self, e: Entry<A>) -> Option<u32> {
         let size = self.sh.size();
-        if (self.g.len as u64 + 1) * FILL_DEN > size as u64 * FILL_NUM {
+        if self.g.len as u64 + 1 > holds(size) {
             if size >= MAX_SLOTS {
                 return None;
             }
