@@ -12,6 +12,10 @@
 //! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
 //!   uniformly random over the table (the worst case for caches); each call
 //!   waits for its own cache miss.
+//! * `lookup_hit_tick`: `lookup_hit` with its `now` converted once
+//!   ([`ConnTable::tick`]) instead of on every call, as a data plane reading
+//!   the clock once per burst does, and as the baseline gets it (its time
+//!   is a plain `u32` tick).
 //! * `lookup_dest_hit`: one [`ConnTable::lookup_dest`] per call (the
 //!   server only, no `ConnEntry`), same keys.
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
@@ -20,7 +24,8 @@
 //!   [`ConnTable::lookup_dest_batch`] (the server only).
 //! * `process_hit` (and `_batch256`): the whole data-plane path for a packet
 //!   of an established connection (lock, state machine, timer restart);
-//!   baseline: lock, find, set state and timer fields.
+//!   baseline: lock, find, set state and timer fields. `process_hit_tick`
+//!   is `process_hit` given a [`lvskit::ipvs::conn::Tick`].
 //! * `state_transition`: every packet changes a connection's state and its
 //!   server's active count (baseline: the same fields and counter).
 //! * `expire_full_table`: every connection due at once, one `expire` call
@@ -663,6 +668,8 @@ fn bench(c: &mut Criterion) {
         let built = Instant::now();
         let table = filled(n, &mut svc, t0);
         let took = built.elapsed();
+        // `now` converted once, for the `_tick` variants.
+        let tick = table.tick(t0);
         let rss1 = rss_bytes();
         eprintln!(
             "conn/{label}: {} entries in {:.1} s; table heap {:.1} bytes/connection (heap_bytes/len), \
@@ -677,6 +684,7 @@ fn bench(c: &mut Criterion) {
         if only("lookup") {
             g.throughput(Throughput::Elements(1));
             cycling(&mut g, "lookup_hit", 1, |k| table.lookup(&hits[k], t0));
+            cycling(&mut g, "lookup_hit_tick", 1, |k| table.lookup(&hits[k], tick));
             cycling(&mut g, "lookup_dest_hit", 1, |k| table.lookup_dest(&hits[k]));
             cycling(&mut g, "lookup_miss", 1, |k| table.lookup(&miss_flows[k], t0).is_none());
             g.throughput(Throughput::Elements(BATCH as u64));
@@ -698,6 +706,7 @@ fn bench(c: &mut Criterion) {
         if only("process") {
             g.throughput(Throughput::Elements(1));
             cycling(&mut g, "process_hit", 1, |k| table.process(&mut svc, &acks[k], t0).unwrap());
+            cycling(&mut g, "process_hit_tick", 1, |k| table.process(&mut svc, &acks[k], tick).unwrap());
             g.throughput(Throughput::Elements(BATCH as u64));
             let mut out = Vec::with_capacity(BATCH);
             cycling(&mut g, "process_hit_batch256", BATCH, |k| {
@@ -722,6 +731,7 @@ fn bench(c: &mut Criterion) {
         if only("threads") {
             g.throughput(Throughput::Elements(1));
             threaded_keys(&mut g, "lookup_hit", |k| table.lookup(&hits[k], t0));
+            threaded_keys(&mut g, "lookup_hit_tick", |k| table.lookup(&hits[k], tick));
             threaded_keys(&mut g, "lookup_dest_hit", |k| table.lookup_dest(&hits[k]));
             threaded_batches(&mut g, "lookup_hit_batch256", &hits, |flows, out| {
                 table.lookup_batch(flows, t0, out);
@@ -731,6 +741,7 @@ fn bench(c: &mut Criterion) {
             });
             let shared = Mutex::new(service());
             threaded_keys(&mut g, "process_hit", |k| table.process(&shared, &acks[k], t0).unwrap());
+            threaded_keys(&mut g, "process_hit_tick", |k| table.process(&shared, &acks[k], tick).unwrap());
             threaded_batches(&mut g, "process_hit_batch256", &acks, |pkts, out| {
                 table.process_batch(&shared, pkts, t0, out);
             });
@@ -746,10 +757,12 @@ fn bench(c: &mut Criterion) {
             let base = Baseline::filled(n);
             let shared = Mutex::new(service());
             let lookup = keys_work(|k| table.lookup(&hits[k], t0));
+            let lookup_tick = keys_work(|k| table.lookup(&hits[k], tick));
             let lookup_dest = keys_work(|k| table.lookup_dest(&hits[k]));
             let lookup_batch = batches_work(&hits, |flows, out| table.lookup_batch(flows, t0, out));
             let dest_batch = batches_work(&hits, |flows, out| table.lookup_dest_batch(flows, out));
             let process = keys_work(|k| table.process(&shared, &acks[k], t0).unwrap());
+            let process_tick = keys_work(|k| table.process(&shared, &acks[k], tick).unwrap());
             let process_batch = batches_work(&acks, |pkts, out| table.process_batch(&shared, pkts, t0, out));
             let base_lookup = keys_work(|k| base.lookup(&hits[k]));
             let base_process = keys_work(|k| base.process(&hits[k], 1));
@@ -757,10 +770,12 @@ fn bench(c: &mut Criterion) {
                 &label,
                 &[
                     Pair { name: "lookup_hit", ours: &lookup, base: &base_lookup },
+                    Pair { name: "lookup_hit_tick", ours: &lookup_tick, base: &base_lookup },
                     Pair { name: "lookup_dest_hit", ours: &lookup_dest, base: &base_lookup },
                     Pair { name: "lookup_hit_batch256", ours: &lookup_batch, base: &base_lookup },
                     Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_lookup },
                     Pair { name: "process_hit", ours: &process, base: &base_process },
+                    Pair { name: "process_hit_tick", ours: &process_tick, base: &base_process },
                     Pair { name: "process_hit_batch256", ours: &process_batch, base: &base_process },
                 ],
             );

@@ -740,6 +740,9 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
     };
     let t0 = Instant::now();
     let table = ConnTable::new(ConnTableConfig::default().shards(4).seed(11).max_entries(s.max_entries), t0).unwrap();
+    // A table of another epoch: its ticks must mean the same moments to
+    // `table` as their instants do.
+    let other = ConnTable::new(ConnTableConfig::default(), t0 + Duration::from_millis(7)).unwrap();
     let mut real = Side { svc: build(), removed: HashMap::new() };
     let mut model = Model::new(build(), s.max_entries);
     let mut mremoved: HashMap<u8, Arc<Dest>> = HashMap::new();
@@ -778,10 +781,24 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         SocketAddr::new(IpAddr::V4(VIP), vport)
                     };
                     let flow = Flow::new(flow_proto, src.ip(), src.port(), caddr, cport);
-                    let got = table.process(&mut real.svc, &Packet::output(flow, seg), now).unwrap();
+                    let pkt = Packet::output(flow, seg);
+                    // `now` as an instant, a tick of this table, or a tick of
+                    // another table, in turn: all three mean the same.
+                    let got = match n % 3 {
+                        0 => table.process(&mut real.svc, &pkt, now),
+                        1 => table.process(&mut real.svc, &pkt, table.tick(now)),
+                        _ => table.process(&mut real.svc, &pkt, other.tick(now)),
+                    }
+                    .unwrap();
                     (summary(got), model.output(flow, seg, tick))
                 } else {
-                    let got = table.process(&mut real.svc, &Packet::input(inflow, seg), now).unwrap();
+                    let pkt = Packet::input(inflow, seg);
+                    let got = match n % 3 {
+                        0 => table.process(&mut real.svc, &pkt, now),
+                        1 => table.process(&mut real.svc, &pkt, table.tick(now)),
+                        _ => table.process(&mut real.svc, &pkt, other.tick(now)),
+                    }
+                    .unwrap();
                     (summary(got), model.input(inflow, seg, tick, now))
                 };
                 prop_assert_eq!(got, want, "step {}: {:?}", n, op);
@@ -870,7 +887,10 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 [Protocol::Tcp, Protocol::Udp, Protocol::Sctp].into_iter().find(|p| p.number() == e.protocol).unwrap();
             let f = Flow::new(proto, e.client.ip(), e.client.port(), e.virtual_addr.ip(), e.virtual_addr.port());
             prop_assert_eq!(table.lookup_dest(&f), Some(e.dest), "lookup_dest after step {}: {:?}", n, op);
-            prop_assert_eq!(table.lookup(&f, now).map(|l| l.dest), Some(e.dest));
+            let entry = table.lookup(&f, now);
+            prop_assert_eq!(entry.as_ref().map(|l| l.dest), Some(e.dest));
+            prop_assert_eq!(table.lookup(&f, table.tick(now)), entry.clone());
+            prop_assert_eq!(table.lookup(&f, other.tick(now)), entry);
         }
         let all: Vec<Arc<Dest>> = real.svc.dests().iter().cloned().chain(real.removed.values().cloned()).collect();
         for d in all {

@@ -96,7 +96,7 @@ pub use sctp::{SctpChunks, SctpState};
 pub use state::{ConnState, Direction, MAX_TIMEOUT_SECS, Segment};
 pub use table::{ConnTable, Entries, Expired};
 pub use tcp::{TcpFlags, TcpState};
-pub use time::HZ;
+pub use time::{HZ, Now, Tick};
 
 #[cfg(test)]
 mod tests;

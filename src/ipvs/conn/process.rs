@@ -39,7 +39,7 @@ use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, flag};
 use super::table::{ConnTable, Family, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
-use super::time::{HZ, widen};
+use super::time::{HZ, Now, widen};
 use crate::ipvs::dest::{Dest, ForwardMethod};
 use crate::ipvs::flow::{Flow, Protocol};
 use crate::ipvs::service::{Family as AddrFamily, PersistMask, Persistence, Service, ServiceFlags, ServiceKey};
@@ -210,8 +210,12 @@ impl ConnTable {
     /// Errors are the caller's mistakes (a segment of another protocol than
     /// the flow, a flow the service does not carry); everything the packet
     /// itself causes is a [`Verdict`].
-    pub fn process<S: ServiceAccess>(&self, mut svc: S, pkt: &Packet, now: Instant) -> Result<Verdict, ConnError> {
-        self.process_with(&mut svc, pkt, now, self.clock.tick(now), None)
+    ///
+    /// `now` is an [`Instant`], or a [`Tick`](super::Tick) from
+    /// [`tick`](Self::tick) when one clock reading serves a burst of
+    /// packets; the two give the same results.
+    pub fn process<S: ServiceAccess, N: Now>(&self, mut svc: S, pkt: &Packet, now: N) -> Result<Verdict, ConnError> {
+        self.process_with(&mut svc, pkt, now.instant(), self.clock.ticks(now), None)
     }
 
     /// Handles every packet of `pkts` as [`process`](Self::process) does,
@@ -221,14 +225,15 @@ impl ConnTable {
     /// is the service of every client packet in the batch. Allocates nothing
     /// once `out` has room for `pkts.len()`, unless a packet creates a
     /// connection.
-    pub fn process_batch<S: ServiceAccess>(
+    pub fn process_batch<S: ServiceAccess, N: Now>(
         &self,
         mut svc: S,
         pkts: &[Packet],
-        now: Instant,
+        now: N,
         out: &mut Vec<Result<Verdict, ConnError>>,
     ) {
-        let n = self.clock.tick(now);
+        let n = self.clock.ticks(now);
+        let now = now.instant();
         super::table::prefetched(
             pkts,
             out,
@@ -277,12 +282,12 @@ impl ConnTable {
 
     /// Handles a reply from a real server ([`Direction::Output`]), which
     /// needs no service.
-    pub fn process_reply(&self, flow: &Flow, segment: Segment, now: Instant) -> Result<Verdict, ConnError> {
+    pub fn process_reply<N: Now>(&self, flow: &Flow, segment: Segment, now: N) -> Result<Verdict, ConnError> {
         let pkt = Packet::output(*flow, segment);
         if segment.protocol() != flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: flow.protocol, segment: segment.protocol() });
         }
-        let n = self.clock.tick(now);
+        let n = self.clock.ticks(now);
         match (flow.src, flow.dst) {
             (IpAddr::V4(_), IpAddr::V4(_)) => Ok(self.output::<u32>(&pkt, n, None)),
             (IpAddr::V6(_), IpAddr::V6(_)) => Ok(self.output::<u128>(&pkt, n, None)),

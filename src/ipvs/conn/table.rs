@@ -16,7 +16,7 @@ use super::state::{ConnState, TimeoutTables};
 use super::store::{Addr, Entry, Hit, Key, NO_TEMPLATE, Shard, Writer, flag};
 use super::sys::HugeArena;
 use super::template::{Template, TemplateStore};
-use super::time::{Clock, HZ, secs_left, widen};
+use super::time::{Clock, HZ, Now, Tick, secs_left, widen};
 use crate::ipvs::dest::{Dest, ForwardMethod, TunnelParams};
 use crate::ipvs::flow::{Flow, Protocol};
 use crate::ipvs::snapshot::Timeouts;
@@ -298,14 +298,33 @@ impl ConnTable {
 
     /// Looks a connection up by the client's flow (input direction) without
     /// taking a lock and without touching it: no state change, no timer
-    /// restart. `now` only computes the time left.
+    /// restart. `now` (an [`Instant`] or a [`Tick`]) only computes the time
+    /// left.
     ///
     /// One look-up costs about one cache miss (the slot is inline in the
     /// table); to look many up, [`lookup_batch`](Self::lookup_batch) overlaps
-    /// those misses.
+    /// those misses. A [`Tick`] saves converting an `Instant` on each call.
     #[inline]
-    pub fn lookup(&self, flow: &Flow, now: Instant) -> Option<ConnEntry> {
-        self.lookup_at(flow, None, self.clock.tick(now))
+    pub fn lookup<N: Now>(&self, flow: &Flow, now: N) -> Option<ConnEntry> {
+        self.lookup_ticks(flow, self.clock.ticks(now))
+    }
+
+    /// [`lookup`](Self::lookup) at tick `t`. Not generic and not inlined:
+    /// compiled once, here, whatever the caller's `now` (measured fewer
+    /// instructions than inlining it into each caller).
+    fn lookup_ticks(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
+        self.lookup_at(flow, None, t)
+    }
+
+    /// `now` converted once to this table's clock, for the per-packet calls
+    /// ([`process`](Self::process), [`lookup`](Self::lookup) and the
+    /// others that take a [`Now`]) of a burst of packets: the `Instant`
+    /// subtraction each of them would pay is paid here once. A [`Tick`]
+    /// given to a table with another epoch is converted again there, so it
+    /// always stands for `now`.
+    #[inline]
+    pub fn tick(&self, now: Instant) -> Tick {
+        self.clock.tick_of(now)
     }
 
     /// The real server of the connection of `flow` (input direction), and
@@ -372,8 +391,8 @@ impl ConnTable {
     /// is read, so that the cache misses of its look-ups overlap instead of
     /// following one another, as VPP-style data planes process packets in
     /// vectors. Allocates nothing once `out` has room for `flows.len()`.
-    pub fn lookup_batch(&self, flows: &[Flow], now: Instant, out: &mut Vec<Option<ConnEntry>>) {
-        let t = self.clock.tick(now);
+    pub fn lookup_batch<N: Now>(&self, flows: &[Flow], now: N, out: &mut Vec<Option<ConnEntry>>) {
+        let t = self.clock.ticks(now);
         prefetched(flows, out, |f| self.prefetch_hash(f), |f, h| self.lookup_at(f, Some(h), t));
     }
 

@@ -1164,3 +1164,42 @@ fn huge_page_slots_behave_as_heap_slots() {
     huge.table.expire(huge.at(902.0));
     assert!(huge.table.is_empty());
 }
+
+/// A `Tick` stands for its instant: every call that takes `now` answers the
+/// same given the instant, this table's tick of it, or the tick of a table
+/// with another epoch.
+#[test]
+fn ticks_and_instants_agree() {
+    let mut lab = Lab::new(tcp_svc(), &nat2());
+    let other = ConnTable::new(ConnTableConfig::default(), lab.at(3.0)).unwrap();
+    let c = client(1, 40001);
+    let d = client(2, 40002);
+    let syn = tcp(TcpFlags::SYN);
+    // A SYN at 1.5 s by instant, one at 1.5 s by this table's tick.
+    let at = lab.at(1.5);
+    lab.table.process(&mut lab.svc, &Packet::input(c, syn), at).unwrap();
+    let v = lab.table.process(&mut lab.svc, &Packet::input(d, syn), lab.table.tick(at)).unwrap();
+    assert_eq!(state(&v), "SYN_RECV");
+    let at = lab.at(10.0);
+    let want = lab.table.lookup(&c, at).unwrap();
+    assert_eq!(want.expires_secs, 51);
+    assert_eq!(lab.table.lookup(&c, lab.table.tick(at)), Some(want.clone()));
+    assert_eq!(lab.table.lookup(&c, other.tick(at)), Some(want.clone()));
+    assert_eq!(lab.table.lookup(&d, other.tick(at)).unwrap().expires_secs, 51);
+    // The batches and a reply, by another table's tick: the server's
+    // SYN-ACK moves the connection on, its timer from 20 s.
+    let mut out = Vec::new();
+    lab.table.lookup_batch(&[c, d], other.tick(lab.at(20.0)), &mut out);
+    assert_eq!(out.iter().map(|e| e.as_ref().unwrap().expires_secs).collect::<Vec<_>>(), [41, 41]);
+    let server = want.dest.to_string();
+    let v = lab.table.process_reply(&back(&server, &c), tcp(TcpFlags::SYN_ACK), other.tick(lab.at(20.0))).unwrap();
+    assert_eq!(state(&v), "SYN_RECV");
+    let mut res = Vec::new();
+    let acks = [Packet::input(c, tcp(TcpFlags::ACK)), Packet::input(d, tcp(TcpFlags::ACK))];
+    let at = lab.at(21.0);
+    lab.table.process_batch(&mut lab.svc, &acks, lab.table.tick(at), &mut res);
+    assert!(res.iter().all(|r| state(r.as_ref().unwrap()) == "ESTABLISHED"));
+    assert_eq!(lab.table.lookup(&d, lab.at(21.0)).unwrap().expires_secs, 900);
+    assert_eq!(lab.table.tick(lab.at(2.0)).ticks(), 500);
+    assert_eq!(lab.table.tick(lab.at(2.0)).instant(), lab.at(2.0));
+}
