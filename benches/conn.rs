@@ -14,8 +14,8 @@
 //!   waits for its own cache miss.
 //! * `lookup_hit_tick`: `lookup_hit` with its `now` converted once
 //!   ([`ConnTable::tick`]) instead of on every call, as a data plane reading
-//!   the clock once per burst does, and as the baseline gets it (its time
-//!   is a plain `u32` tick).
+//!   the clock once per burst does (the baseline's look-up takes no time,
+//!   and its packets take theirs as a plain `u32` tick).
 //! * `lookup_dest_hit`: one [`ConnTable::lookup_dest`] per call (the
 //!   server only, no `ConnEntry`), same keys.
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]

@@ -570,6 +570,18 @@ fn rows(entries: Vec<ConnEntry>) -> Vec<Row> {
     v
 }
 
+/// One packet through `table`, with `now` as an instant, a tick of `table`
+/// or a tick of `other` (a table of another epoch), in turn by step `n`: all
+/// three mean the same moment.
+fn send(table: &ConnTable, other: &ConnTable, svc: &mut Service, pkt: &Packet, now: Instant, n: usize) -> Verdict {
+    match n % 3 {
+        0 => table.process(svc, pkt, now),
+        1 => table.process(svc, pkt, table.tick(now)),
+        _ => table.process(svc, pkt, other.tick(now)),
+    }
+    .unwrap()
+}
+
 fn summary(v: Verdict) -> V {
     match v {
         Verdict::Forward(f) => V::Fwd {
@@ -781,24 +793,10 @@ fn run(s: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         SocketAddr::new(IpAddr::V4(VIP), vport)
                     };
                     let flow = Flow::new(flow_proto, src.ip(), src.port(), caddr, cport);
-                    let pkt = Packet::output(flow, seg);
-                    // `now` as an instant, a tick of this table, or a tick of
-                    // another table, in turn: all three mean the same.
-                    let got = match n % 3 {
-                        0 => table.process(&mut real.svc, &pkt, now),
-                        1 => table.process(&mut real.svc, &pkt, table.tick(now)),
-                        _ => table.process(&mut real.svc, &pkt, other.tick(now)),
-                    }
-                    .unwrap();
+                    let got = send(&table, &other, &mut real.svc, &Packet::output(flow, seg), now, n);
                     (summary(got), model.output(flow, seg, tick))
                 } else {
-                    let pkt = Packet::input(inflow, seg);
-                    let got = match n % 3 {
-                        0 => table.process(&mut real.svc, &pkt, now),
-                        1 => table.process(&mut real.svc, &pkt, table.tick(now)),
-                        _ => table.process(&mut real.svc, &pkt, other.tick(now)),
-                    }
-                    .unwrap();
+                    let got = send(&table, &other, &mut real.svc, &Packet::input(inflow, seg), now, n);
                     (summary(got), model.input(inflow, seg, tick, now))
                 };
                 prop_assert_eq!(got, want, "step {}: {:?}", n, op);

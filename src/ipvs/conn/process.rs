@@ -39,7 +39,7 @@ use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, flag};
 use super::table::{ConnTable, Family, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
-use super::time::{HZ, Now, widen};
+use super::time::{HZ, Now, instant_of, widen};
 use crate::ipvs::dest::{Dest, ForwardMethod};
 use crate::ipvs::flow::{Flow, Protocol};
 use crate::ipvs::service::{Family as AddrFamily, PersistMask, Persistence, Service, ServiceFlags, ServiceKey};
@@ -214,8 +214,8 @@ impl ConnTable {
     /// `now` is an [`Instant`], or a [`Tick`](super::Tick) from
     /// [`tick`](Self::tick) when one clock reading serves a burst of
     /// packets; the two give the same results.
-    pub fn process<S: ServiceAccess, N: Now>(&self, mut svc: S, pkt: &Packet, now: N) -> Result<Verdict, ConnError> {
-        self.process_with(&mut svc, pkt, now.instant(), self.clock.ticks(now), None)
+    pub fn process<S: ServiceAccess>(&self, mut svc: S, pkt: &Packet, now: impl Now) -> Result<Verdict, ConnError> {
+        self.process_with(&mut svc, pkt, instant_of(now), self.clock.ticks(now), None)
     }
 
     /// Handles every packet of `pkts` as [`process`](Self::process) does,
@@ -225,15 +225,15 @@ impl ConnTable {
     /// is the service of every client packet in the batch. Allocates nothing
     /// once `out` has room for `pkts.len()`, unless a packet creates a
     /// connection.
-    pub fn process_batch<S: ServiceAccess, N: Now>(
+    pub fn process_batch<S: ServiceAccess>(
         &self,
         mut svc: S,
         pkts: &[Packet],
-        now: N,
+        now: impl Now,
         out: &mut Vec<Result<Verdict, ConnError>>,
     ) {
         let n = self.clock.ticks(now);
-        let now = now.instant();
+        let now = instant_of(now);
         super::table::prefetched(
             pkts,
             out,
@@ -282,7 +282,7 @@ impl ConnTable {
 
     /// Handles a reply from a real server ([`Direction::Output`]), which
     /// needs no service.
-    pub fn process_reply<N: Now>(&self, flow: &Flow, segment: Segment, now: N) -> Result<Verdict, ConnError> {
+    pub fn process_reply(&self, flow: &Flow, segment: Segment, now: impl Now) -> Result<Verdict, ConnError> {
         let pkt = Packet::output(*flow, segment);
         if segment.protocol() != flow.protocol {
             return Err(ConnError::SegmentMismatch { flow: flow.protocol, segment: segment.protocol() });

@@ -305,13 +305,13 @@ impl ConnTable {
     /// table); to look many up, [`lookup_batch`](Self::lookup_batch) overlaps
     /// those misses. A [`Tick`] saves converting an `Instant` on each call.
     #[inline]
-    pub fn lookup<N: Now>(&self, flow: &Flow, now: N) -> Option<ConnEntry> {
+    pub fn lookup(&self, flow: &Flow, now: impl Now) -> Option<ConnEntry> {
         self.lookup_ticks(flow, self.clock.ticks(now))
     }
 
-    /// [`lookup`](Self::lookup) at tick `t`. Not generic and not inlined:
-    /// compiled once, here, whatever the caller's `now` (measured fewer
-    /// instructions than inlining it into each caller).
+    /// [`lookup`](Self::lookup) at tick `t`. Neither generic nor
+    /// `#[inline]`: compiled once, here, whatever the caller's `now` (it
+    /// measured fewer instructions than letting callers inline it).
     fn lookup_ticks(&self, flow: &Flow, t: u64) -> Option<ConnEntry> {
         self.lookup_at(flow, None, t)
     }
@@ -324,7 +324,7 @@ impl ConnTable {
     /// always stands for `now`.
     #[inline]
     pub fn tick(&self, now: Instant) -> Tick {
-        self.clock.tick_of(now)
+        self.clock.stamp(now)
     }
 
     /// The real server of the connection of `flow` (input direction), and
@@ -391,7 +391,7 @@ impl ConnTable {
     /// is read, so that the cache misses of its look-ups overlap instead of
     /// following one another, as VPP-style data planes process packets in
     /// vectors. Allocates nothing once `out` has room for `flows.len()`.
-    pub fn lookup_batch<N: Now>(&self, flows: &[Flow], now: N, out: &mut Vec<Option<ConnEntry>>) {
+    pub fn lookup_batch(&self, flows: &[Flow], now: impl Now, out: &mut Vec<Option<ConnEntry>>) {
         let t = self.clock.ticks(now);
         prefetched(flows, out, |f| self.prefetch_hash(f), |f, h| self.lookup_at(f, Some(h), t));
     }
@@ -539,14 +539,14 @@ impl ConnTable {
     /// kernel lists in its own hash order); an entry created or removed
     /// while the iteration runs may or may not be seen.
     pub fn iter(&self, now: Instant) -> Entries<'_> {
-        Entries { table: self, tick: self.clock.tick(now), next_shard: 0, buf: Default::default() }
+        Entries { table: self, tick: self.clock.ticks_at(now), next_shard: 0, buf: Default::default() }
     }
 
     /// Calls `f` with every entry (connections and templates), shard by
     /// shard, each under that shard's lock (so `f` should be quick and must
     /// not call back into the table), without allocating.
     pub fn for_each_entry(&self, now: Instant, mut f: impl FnMut(ConnEntry)) {
-        let t = self.clock.tick(now);
+        let t = self.clock.ticks_at(now);
         for si in 0..self.v4.len() {
             self.visit_shard::<u32>(si, t, &mut f);
         }
@@ -588,7 +588,7 @@ impl ConnTable {
     /// goes and its server's persistent count drops. Connections expire
     /// before templates due at the same tick.
     pub fn expire(&self, now: Instant) -> Expired {
-        let target = self.clock.tick(now);
+        let target = self.clock.ticks_at(now);
         let mut out = Expired::default();
         self.expire_family::<u32>(target, &mut out);
         self.expire_family::<u128>(target, &mut out);

@@ -1194,6 +1194,8 @@ fn ticks_and_instants_agree() {
     let server = want.dest.to_string();
     let v = lab.table.process_reply(&back(&server, &c), tcp(TcpFlags::SYN_ACK), other.tick(lab.at(20.0))).unwrap();
     assert_eq!(state(&v), "SYN_RECV");
+    // Restarted at 20 s, not at the other table's 17 s.
+    assert_eq!(lab.table.lookup(&c, lab.at(20.0)).unwrap().expires_secs, 60);
     let mut res = Vec::new();
     let acks = [Packet::input(c, tcp(TcpFlags::ACK)), Packet::input(d, tcp(TcpFlags::ACK))];
     let at = lab.at(21.0);

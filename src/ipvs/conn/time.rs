@@ -34,24 +34,25 @@ impl Clock {
     }
 
     /// Whole ticks elapsed at `now` (0 before the epoch). std's `Instant`
-    /// subtraction costs about fifty instructions, so the batch calls
-    /// convert their `now` once.
+    /// subtraction costs about 55 instructions, so the batch calls convert
+    /// their `now` once.
     #[inline]
-    pub(crate) fn tick(&self, now: Instant) -> u64 {
+    pub(crate) fn ticks_at(&self, now: Instant) -> u64 {
         let d = now.saturating_duration_since(self.epoch);
         d.as_secs() * HZ as u64 + (d.subsec_nanos() as u64 / TICK_NS as u64)
     }
 
-    /// Whole ticks elapsed at `now`, an `Instant` or a [`Tick`].
+    /// Whole ticks elapsed at `now`, an `Instant` or a [`Tick`] (which
+    /// skips the conversion when this clock made it).
     #[inline]
     pub(crate) fn ticks<N: Now>(&self, now: N) -> u64 {
-        now.ticks_since(self.epoch)
+        sealed::Sealed::ticks_since(now, self.epoch)
     }
 
     /// `now` converted once, for the calls that take it as [`Now`].
     #[inline]
-    pub(crate) fn tick_of(&self, now: Instant) -> Tick {
-        Tick { at: now, epoch: self.epoch, ticks: self.tick(now) }
+    pub(crate) fn stamp(&self, now: Instant) -> Tick {
+        Tick { at: now, epoch: self.epoch, ticks: self.ticks_at(now) }
     }
 
     /// The instant tick `t` starts.
@@ -66,14 +67,16 @@ impl Clock {
 /// ([`ConnTable::tick`](super::ConnTable::tick)).
 ///
 /// Every call that takes `now` as an `Instant` converts it, and std's
-/// `Instant` subtraction costs about fifty instructions, a sixth of a
-/// one-call look-up. A data plane that reads the clock once per burst of
-/// packets converts it once into a `Tick` and passes that to each packet's
+/// `Instant` subtraction costs about 55 instructions, a sixth of a one-call
+/// look-up. A data plane that reads the clock once per burst of packets
+/// converts it once into a `Tick` and passes that to each packet's
 /// [`process`](super::ConnTable::process) or
-/// [`lookup`](super::ConnTable::lookup). A `Tick` always means the same
-/// moment as its `Instant`: given to a table with another epoch, it is
-/// converted again from the `Instant`. 40 bytes, `Copy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// [`lookup`](super::ConnTable::lookup) on the same table, which then
+/// skips the conversion. A `Tick` always means the same moment as its
+/// `Instant`: a table with another epoch converts it again from the
+/// `Instant`. Not comparable: two `Tick`s of one moment made by tables with
+/// different epochs hold different tick counts.
+#[derive(Debug, Clone, Copy)]
 pub struct Tick {
     at: Instant,
     epoch: Instant,
@@ -95,48 +98,59 @@ impl Tick {
     }
 }
 
-mod sealed {
-    /// Keeps [`Now`](super::Now) to the two types of this module's choice.
-    pub trait Sealed {}
-    impl Sealed for std::time::Instant {}
-    impl Sealed for super::Tick {}
+pub(crate) mod sealed {
+    use std::time::Instant;
+
+    /// Keeps [`Now`](super::Now) to the two types of this module's choice,
+    /// and holds its methods, so that they are not public API.
+    pub trait Sealed: Copy {
+        /// The moment as an `Instant`.
+        fn instant(self) -> Instant;
+
+        /// Whole ticks ([`HZ`](super::HZ) per second) from `epoch` to this
+        /// moment, 0 before it. A `Tick` converted against `epoch` answers
+        /// without arithmetic.
+        fn ticks_since(self, epoch: Instant) -> u64;
+    }
+
+    impl Sealed for Instant {
+        #[inline]
+        fn instant(self) -> Instant {
+            self
+        }
+
+        #[inline]
+        fn ticks_since(self, epoch: Instant) -> u64 {
+            super::Clock::new(epoch).ticks_at(self)
+        }
+    }
+
+    impl Sealed for super::Tick {
+        #[inline]
+        fn instant(self) -> Instant {
+            self.at
+        }
+
+        #[inline]
+        fn ticks_since(self, epoch: Instant) -> u64 {
+            if self.epoch == epoch { self.ticks } else { self.at.ticks_since(epoch) }
+        }
+    }
 }
 
 /// What the connection table's per-packet calls take as `now`: an
 /// [`Instant`], converted on each call, or a [`Tick`] converted once.
-/// Sealed: implemented by these two types only.
-pub trait Now: sealed::Sealed + Copy {
-    /// The moment as an `Instant`.
-    fn instant(self) -> Instant;
+/// Sealed: implemented by these two types only, with no methods of its own.
+pub trait Now: sealed::Sealed {}
 
-    /// Whole ticks ([`HZ`] per second) from `epoch` to this moment, 0
-    /// before it. A `Tick` converted against `epoch` answers without
-    /// arithmetic.
-    fn ticks_since(self, epoch: Instant) -> u64;
-}
+impl Now for Instant {}
 
-impl Now for Instant {
-    #[inline]
-    fn instant(self) -> Instant {
-        self
-    }
+impl Now for Tick {}
 
-    #[inline]
-    fn ticks_since(self, epoch: Instant) -> u64 {
-        Clock::new(epoch).tick(self)
-    }
-}
-
-impl Now for Tick {
-    #[inline]
-    fn instant(self) -> Instant {
-        self.at
-    }
-
-    #[inline]
-    fn ticks_since(self, epoch: Instant) -> u64 {
-        if self.epoch == epoch { self.ticks } else { Clock::new(epoch).tick(self.at) }
-    }
+/// `now` as an `Instant`.
+#[inline]
+pub(crate) fn instant_of(now: impl Now) -> Instant {
+    sealed::Sealed::instant(now)
 }
 
 /// The absolute tick a stored `u32` tick stands for, read relative to
@@ -163,18 +177,18 @@ mod tests {
     fn ticks_and_widening() {
         let t0 = Instant::now();
         let c = Clock::new(t0);
-        assert_eq!(c.tick(t0), 0);
+        assert_eq!(c.ticks_at(t0), 0);
         // Clocks with different epochs give different ticks for the same
         // instant, asked in turn.
         let t1 = t0 + Duration::from_secs(1);
         let later = Clock::new(t1);
-        assert_eq!(c.tick(t1), 250);
-        assert_eq!(later.tick(t1), 0);
-        assert_eq!(c.tick(t1), 250);
-        assert_eq!(later.tick(t1 + Duration::from_millis(8)), 2);
-        assert_eq!(c.tick(t0 + Duration::from_millis(3)), 0);
-        assert_eq!(c.tick(t0 + Duration::from_millis(4)), 1);
-        assert_eq!(c.tick(t0 + Duration::from_secs(900)), 225_000);
+        assert_eq!(c.ticks_at(t1), 250);
+        assert_eq!(later.ticks_at(t1), 0);
+        assert_eq!(c.ticks_at(t1), 250);
+        assert_eq!(later.ticks_at(t1 + Duration::from_millis(8)), 2);
+        assert_eq!(c.ticks_at(t0 + Duration::from_millis(3)), 0);
+        assert_eq!(c.ticks_at(t0 + Duration::from_millis(4)), 1);
+        assert_eq!(c.ticks_at(t0 + Duration::from_secs(900)), 225_000);
         assert_eq!(c.instant(250), t0 + Duration::from_secs(1));
         assert_eq!(widen(1000, 1500), 1500);
         assert_eq!(widen(1000, 500), 500);
@@ -192,17 +206,21 @@ mod tests {
         let t0 = Instant::now();
         let c = Clock::new(t0);
         let at = t0 + Duration::from_millis(1_234_567);
-        let tick = c.tick_of(at);
+        let tick = c.stamp(at);
         assert_eq!(tick.instant(), at);
-        assert_eq!(tick.ticks(), c.tick(at));
+        assert_eq!(tick.ticks(), c.ticks_at(at));
         assert_eq!(c.ticks(tick), c.ticks(at));
         assert_eq!(c.ticks(tick), 308_641);
         // Another epoch converts again, from the instant.
         let later = Clock::new(t0 + Duration::from_secs(1000));
-        assert_eq!(later.ticks(tick), later.tick(at));
+        assert_eq!(later.ticks(tick), later.ticks_at(at));
+        // The same epoch takes the stored count as it is.
+        let stored = Tick { ticks: 999, ..tick };
+        assert_eq!(c.ticks(stored), 999);
+        assert_eq!(later.ticks(stored), 58_641);
         assert_eq!(later.ticks(tick), 58_641);
         let after = Clock::new(at + Duration::from_secs(1));
         assert_eq!(after.ticks(tick), 0);
-        assert_eq!(Now::instant(at), at);
+        assert_eq!(sealed::Sealed::instant(at), at);
     }
 }
