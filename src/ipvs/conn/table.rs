@@ -503,7 +503,7 @@ impl ConnTable {
             state: ConnState::from_raw(protocol, hit.state),
             template: false,
             forward: Some(forward_method(hit.flags, dest)),
-            expires_secs: secs_left(widen(now, hit.due32()), now),
+            expires_secs: secs_left(hit.due32(), now),
             controlled: hit.tref != NO_TEMPLATE,
             controls: 0,
         }
@@ -518,7 +518,7 @@ impl ConnTable {
             state: ConnState::Template { assured: t.assured },
             template: true,
             forward: Some(t.dest.forward()),
-            expires_secs: secs_left(widen(now, t.due32()), now),
+            expires_secs: secs_left(t.due32(), now),
             controlled: false,
             controls: t.n_control,
         }

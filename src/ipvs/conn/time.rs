@@ -161,12 +161,15 @@ pub(crate) fn widen(reference: u64, t: u32) -> u64 {
     (reference as i64).wrapping_add(diff).max(0) as u64
 }
 
-/// Seconds left until `due` at tick `now`, rounded down and never negative
-/// (`jiffies_delta_to_msecs(expires - jiffies) / 1000`).
+/// Seconds left at tick `now` until the stored `u32` tick `due` (read
+/// within ±2^31 ticks of `now`, as [`widen`] reads it), rounded down and
+/// never negative (`jiffies_delta_to_msecs(expires - jiffies) / 1000`).
+/// Works on the wrapping difference alone: less than 2^31 ticks ahead is
+/// less than 2^24 seconds, so nothing saturates.
 #[inline]
-pub(crate) fn secs_left(due: u64, now: u64) -> u32 {
-    let ticks = due.saturating_sub(now);
-    (ticks.saturating_mul(1000 / HZ as u64) / 1000).min(u32::MAX as u64) as u32
+pub(crate) fn secs_left(due: u32, now: u64) -> u32 {
+    let ahead = due.wrapping_sub(now as u32) as i32;
+    if ahead <= 0 { 0 } else { (ahead as u64 * (1000 / HZ as u64) / 1000) as u32 }
 }
 
 #[cfg(test)]
@@ -199,6 +202,35 @@ mod tests {
         assert_eq!(secs_left(1000, 0), 4);
         assert_eq!(secs_left(999, 0), 3);
         assert_eq!(secs_left(5, 10), 0);
+        assert_eq!(secs_left(5, (1 << 32) + 1005), 0);
+        assert_eq!(secs_left(1005, (1 << 32) + 5), 4);
+    }
+
+    /// The wrapping form of `secs_left` against the widened tick it stands
+    /// for, at the edges of the ±2^31 window and of the epoch.
+    #[test]
+    fn secs_left_matches_the_widened_due_tick() {
+        fn wide(due: u64, now: u64) -> u32 {
+            let ticks = due.saturating_sub(now);
+            (ticks.saturating_mul(1000 / HZ as u64) / 1000).min(u32::MAX as u64) as u32
+        }
+        let nows = [0, 1, 249, 250, 1 << 20, (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32, (1 << 40) + 3];
+        let offsets = [0i64, 1, -1, 249, 250, 251, 999, 1000, -1000, (1 << 31) - 1, -(1 << 31), 225_000, -225_000];
+        for &now in &nows {
+            for &off in &offsets {
+                let due = (now as i64 + off).max(0) as u64;
+                let t = due as u32;
+                assert_eq!(secs_left(t, now), wide(widen(now, t), now), "now {now} offset {off}");
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (now, t) = (x >> 20, x as u32);
+            assert_eq!(secs_left(t, now), wide(widen(now, t), now), "now {now} due {t}");
+        }
     }
 
     #[test]
