@@ -29,13 +29,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use super::config::Sysctls;
+use super::config::SysBits;
 use super::error::ConnError;
 use super::sctp::{SctpState, chunk};
 use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
-use super::store::{Addr, Entry, Key, NO_TEMPLATE, Shard, flag};
+use super::store::{Addr, At, Entry, Key, NO_TEMPLATE, Shard, flag};
 use super::table::{ConnTable, Family, forward_method, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
@@ -307,13 +307,13 @@ impl ConnTable {
         let Some((k, tag, sh)) = self.place::<A>(flow, h) else {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
-        let sys = self.sysctls.load();
+        let sys = self.sysctls.bits();
         if k.cport != 0 {
-            if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, &sys) {
+            if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
                 return Ok(v);
             }
         }
-        self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, &sys)
+        self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, sys)
     }
 
     /// The rest of `ip_vs_in` for a client packet that found no (usable)
@@ -327,7 +327,7 @@ impl ConnTable {
         now: Instant,
         (k, tag, sh): (Key<A>, u32, &Shard<A>),
         n: u64,
-        sys: &Sysctls,
+        sys: SysBits,
     ) -> Result<Verdict, ConnError> {
         let flow = &pkt.flow;
         let Key { caddr, cport, vaddr, .. } = k;
@@ -337,10 +337,10 @@ impl ConnTable {
         // thread's insert won, so this ends.
         loop {
             match &pkt.segment {
-                Segment::Tcp(f) if f.rst() || !(sys.sloppy_tcp || f.syn()) => {
+                Segment::Tcp(f) if f.rst() || !(sys.sloppy_tcp() || f.syn()) => {
                     return Ok(Verdict::Pass(PassReason::NotNewConnection));
                 }
-                Segment::Sctp(c) if c.first == chunk::ABORT || !(sys.sloppy_sctp || c.first == chunk::INIT) => {
+                Segment::Sctp(c) if c.first == chunk::ABORT || !(sys.sloppy_sctp() || c.first == chunk::INIT) => {
                     return Ok(Verdict::Pass(PassReason::NotNewConnection));
                 }
                 _ => {}
@@ -408,18 +408,18 @@ impl ConnTable {
         tag: u32,
         k: &Key<A>,
         n: u64,
-        sys: &Sysctls,
+        sys: SysBits,
     ) -> Option<Verdict> {
         let mut w = sh.write();
-        let (i, mut e) = w.find_entry(tag, k)?;
+        let (at, mut e) = w.find_entry(tag, k)?;
         let (available, weight) = w.g.dests.get(e.dest).map_or((false, 0), |d| (d.is_available(), d.weight()));
         // A new connection's first packet on a finished or drained one
         // (`expire_nodest_conn` with weight 0, or `conn_reuse_mode`).
         let mut resched = pkt.segment.is_new_conn()
-            && ((sys.expire_nodest_conn && weight == 0)
-                || (sys.conn_reuse_mode != 0 && new_conn_expected(&e, sys.conn_reuse_mode)));
+            && ((sys.expire_nodest_conn() && weight == 0)
+                || (sys.conn_reuse_mode() != 0 && new_conn_expected(&e, sys.conn_reuse_mode())));
         if !resched && !available {
-            if !sys.expire_nodest_conn {
+            if !sys.expire_nodest_conn() {
                 return Some(Verdict::Drop(DropReason::DestUnavailable));
             }
             resched = true;
@@ -427,7 +427,7 @@ impl ConnTable {
         if resched {
             // `ip_vs_conn_expire_now`: the kernel lets its timer remove the entry
             // at the next tick; it goes at once here.
-            let old = self.remove_conn(&mut w, i);
+            let old = self.remove_conn(&mut w, at.i);
             drop(w);
             self.release_template::<A>(old.tref);
             return None;
@@ -437,7 +437,7 @@ impl ConnTable {
         let assure = self.step(&mut e, d, DIR_INPUT, &pkt.segment, sys);
         e.last_used = n as u32;
         let fwd = self.forward_of(&e, d, false, false);
-        self.commit(&mut w, i, &before, &e, n);
+        self.commit(&mut w, at, &before, &e, n);
         drop(w);
         if assure {
             self.assure_template::<A>(e.tref);
@@ -451,15 +451,15 @@ impl ConnTable {
     fn commit<A: Addr>(
         &self,
         w: &mut super::store::Writer<'_, A>,
-        i: u32,
+        at: At<'_, A>,
         before: &Entry<A>,
         after: &Entry<A>,
         n: u64,
     ) {
         if before.state == after.state && before.flags == after.flags && before.timeout == after.timeout {
-            w.touch(i, after.last_used);
+            w.touch(at, after.last_used);
         } else {
-            w.set(i, after);
+            w.set(at, after);
         }
         let old_due = widen(n, before.due32());
         let new_due = widen(n, after.due32());
@@ -477,7 +477,7 @@ impl ConnTable {
         };
         let proto = flow.protocol.number();
         let (cport, sport) = (flow.dst_port, flow.src_port);
-        let sys = self.sysctls.load();
+        let sys = self.sysctls.bits();
         let (tag, sh) = self.home(proto, caddr, cport, h);
         let mut w = sh.write();
         let found = {
@@ -498,13 +498,13 @@ impl ConnTable {
                 }
             })
         };
-        let Some((i, mut e)) = found else { return Verdict::Pass(PassReason::NoConnection) };
+        let Some((at, mut e)) = found else { return Verdict::Pass(PassReason::NoConnection) };
         let before = e;
         let Some(d) = w.g.dests.get(e.dest) else { return Verdict::Pass(PassReason::NoConnection) };
-        let assure = self.step(&mut e, d, DIR_OUTPUT, &pkt.segment, &sys);
+        let assure = self.step(&mut e, d, DIR_OUTPUT, &pkt.segment, sys);
         e.last_used = n as u32;
         let fwd = self.forward_of(&e, d, false, false);
-        self.commit(&mut w, i, &before, &e, n);
+        self.commit(&mut w, at, &before, &e, n);
         drop(w);
         if assure {
             self.assure_template::<A>(e.tref);
@@ -515,7 +515,7 @@ impl ConnTable {
     /// One-packet scheduling: the connection is bound, moved by this packet
     /// and expired at once, never entering the table (`ip_vs_conn_put` of an
     /// `IP_VS_CONN_F_ONE_PACKET` entry).
-    fn one_packet<A: Family>(&self, pkt: &Packet, plan: &Plan, k: &Key<A>, n: u64, sys: &Sysctls) -> Forward {
+    fn one_packet<A: Family>(&self, pkt: &Packet, plan: &Plan, k: &Key<A>, n: u64, sys: SysBits) -> Forward {
         let mut e = new_entry::<A>(0, k, plan.dport, &plan.dest, 0, plan.tref, n);
         plan.dest.bind_conn(false);
         let assure = self.step(&mut e, &plan.dest, DIR_INPUT, &pkt.segment, sys);
@@ -534,8 +534,8 @@ impl ConnTable {
     /// the input-only table until a reply is seen, the server's active count
     /// follows the state, and the timeout becomes the new state's. Returns
     /// whether the connection's template is to be marked assured.
-    #[inline]
-    fn step<A: Addr>(&self, e: &mut Entry<A>, d: &Dest, dir: usize, seg: &Segment, sys: &Sysctls) -> bool {
+    #[inline(always)]
+    fn step<A: Addr>(&self, e: &mut Entry<A>, d: &Dest, dir: usize, seg: &Segment, sys: SysBits) -> bool {
         let Some(protocol) = Protocol::from_number(e.proto) else { return false };
         if protocol == Protocol::Udp {
             e.timeout = self.timeouts.ticks(protocol, 0);
@@ -549,7 +549,7 @@ impl ConnTable {
                 table_dir = DIR_INPUT_ONLY;
             }
         }
-        let new = transition(sys.secure_tcp, table_dir, seg, e.state);
+        let new = transition(sys.secure_tcp(), table_dir, seg, e.state);
         let mut assure = false;
         if new != e.state {
             let was_active = e.flags & flag::INACTIVE == 0;
@@ -607,7 +607,7 @@ impl ConnTable {
         vaddr: A,
         n: u64,
         now: Instant,
-        sys: &Sysctls,
+        sys: SysBits,
     ) -> Result<Result<Plan, Verdict>, ConnError> {
         let cfg = svc.config();
         let key = cfg.key;
@@ -644,7 +644,7 @@ impl ConnTable {
         vaddr: A,
         n: u64,
         now: Instant,
-        sys: &Sysctls,
+        sys: SysBits,
         one_packet: bool,
     ) -> Result<Plan, Verdict> {
         let proto = flow.protocol.number();
@@ -672,7 +672,7 @@ impl ConnTable {
             // `ip_vs_check_template`
             let (usable, vport_now) = match tw.g.templates.get(ti) {
                 Some(tp) => {
-                    (tp.dest.is_available() && !(sys.expire_quiescent_template && tp.dest.weight() == 0), tp.vport)
+                    (tp.dest.is_available() && !(sys.expire_quiescent_template() && tp.dest.weight() == 0), tp.vport)
                 }
                 None => (false, INVALID_PORT),
             };

@@ -191,7 +191,10 @@ pub(crate) const DIR_INPUT_ONLY: usize = 2;
 /// The state a packet moves a connection to (`tcp_state_transition`,
 /// `udp_state_transition`, `sctp_state_transition`), given the table
 /// direction already resolved for the no-output flag. UDP has one state.
-#[inline]
+///
+/// The TCP and UDP arms are inlined into the packet path (a table read);
+/// SCTP's longer walk over the chunk types stays a call.
+#[inline(always)]
 pub(crate) fn transition(secure_tcp: bool, dir: usize, segment: &Segment, state: u8) -> u8 {
     match segment {
         Segment::Tcp(flags) => {
@@ -199,11 +202,15 @@ pub(crate) fn transition(secure_tcp: bool, dir: usize, segment: &Segment, state:
             tcp::next_state(secure_tcp, dir, *flags, cur) as u8
         }
         Segment::Udp => 0,
-        Segment::Sctp(chunks) => {
-            let cur = SctpState::from_index(state).unwrap_or(SctpState::None);
-            sctp::next_state(dir, *chunks, cur) as u8
-        }
+        Segment::Sctp(chunks) => sctp_transition(dir, chunks, state),
     }
+}
+
+/// The SCTP arm of [`transition`].
+#[inline(never)]
+fn sctp_transition(dir: usize, chunks: &SctpChunks, state: u8) -> u8 {
+    let cur = SctpState::from_index(state).unwrap_or(SctpState::None);
+    sctp::next_state(dir, *chunks, cur) as u8
 }
 
 /// Whether raw state `state` of `protocol` counts as active.

@@ -583,7 +583,7 @@ impl<A: Addr> Shard<A> {
     /// inconsistent (a racing writer), which the caller's sequence check
     /// catches.
     #[inline]
-    fn probe<R>(&self, tag: u32, mut f: impl FnMut(u32, &Slot<A>) -> Option<R>) -> Option<R> {
+    fn probe<'s, R>(&'s self, tag: u32, mut f: impl FnMut(u32, &'s Slot<A>) -> Option<R>) -> Option<R> {
         let size = self.size();
         if size == 0 {
             return None;
@@ -592,7 +592,7 @@ impl<A: Addr> Shard<A> {
         // The segment holding slot `i`, looked up once and then walked: a
         // run leaves it only at its end (or wraps to slot 0).
         let (mut k, mut off) = locate(i);
-        let mut seg: &[Slot<A>] = self.segs.get(k)?.get()?;
+        let mut seg: &'s [Slot<A>] = self.segs.get(k)?.get()?;
         let mut d = 0u32;
         while d < size {
             let s = seg.get(off)?;
@@ -691,13 +691,26 @@ impl<A: Addr> Shard<A> {
     }
 }
 
+/// A slot found under a shard's lock ([`Writer::find_entry`],
+/// [`Writer::find_by`]): its index and the slot itself, so that writing the
+/// entry back needs no second walk from the index to the slot's segment.
+/// Slot memory is never freed or moved while its shard lives (a shard grows
+/// by adding segments), so holding one is always memory-safe; it names the
+/// right entry only while the lock it was found under is held.
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a, A: Addr> {
+    /// The slot's index in the shard.
+    pub i: u32,
+    slot: &'a Slot<A>,
+}
+
 /// A locked shard: the only way to change slots.
 pub(crate) struct Writer<'a, A: Addr> {
     sh: &'a Shard<A>,
     pub g: parking_lot::MutexGuard<'a, Inner<A>>,
 }
 
-impl<A: Addr> Writer<'_, A> {
+impl<'a, A: Addr> Writer<'a, A> {
     #[inline]
     fn begin(&self) {
         let s = self.sh.seq.load(Relaxed);
@@ -717,20 +730,19 @@ impl<A: Addr> Writer<'_, A> {
         self.sh.probe(tag, |i, s| s.is(k).then_some(i))
     }
 
-    /// The slot index and the entry of connection `k`, read in the probe
-    /// that finds it (no second walk to the slot).
+    /// The slot of connection `k` and its entry, read in the probe that
+    /// finds it (no second walk to the slot).
     #[inline]
-    pub(crate) fn find_entry(&self, tag: u32, k: &Key<A>) -> Option<(u32, Entry<A>)> {
-        self.sh.probe(tag, |i, s| s.is(k).then(|| (i, s.load())))
+    pub(crate) fn find_entry(&self, tag: u32, k: &Key<A>) -> Option<(At<'a, A>, Entry<A>)> {
+        self.sh.probe(tag, |i, slot| slot.is(k).then(|| (At { i, slot }, slot.load())))
     }
 
-    /// The first slot index in `tag`'s run for which `pred` holds, and its
-    /// entry.
+    /// The first slot in `tag`'s run for which `pred` holds, and its entry.
     #[inline]
-    pub(crate) fn find_by(&self, tag: u32, mut pred: impl FnMut(&Entry<A>) -> bool) -> Option<(u32, Entry<A>)> {
-        self.sh.probe(tag, |i, s| {
-            let e = s.load();
-            pred(&e).then_some((i, e))
+    pub(crate) fn find_by(&self, tag: u32, mut pred: impl FnMut(&Entry<A>) -> bool) -> Option<(At<'a, A>, Entry<A>)> {
+        self.sh.probe(tag, |i, slot| {
+            let e = slot.load();
+            pred(&e).then_some((At { i, slot }, e))
         })
     }
 
@@ -749,23 +761,19 @@ impl<A: Addr> Writer<'_, A> {
         self.sh.slot(i).map(Slot::load).unwrap_or_default()
     }
 
-    /// Rewrites the entry in slot `i` (its key must not change).
+    /// Rewrites the entry in the slot `at` found (its key must not change).
     #[inline]
-    pub(crate) fn set(&self, i: u32, e: &Entry<A>) {
-        if let Some(s) = self.sh.slot(i) {
-            self.begin();
-            s.store(e);
-            self.end();
-        }
+    pub(crate) fn set(&self, at: At<'_, A>, e: &Entry<A>) {
+        self.begin();
+        at.slot.store(e);
+        self.end();
     }
 
-    /// Sets only the last-used tick of slot `i`: a single word, so readers
-    /// see the old or the new value and need no sequence change.
+    /// Sets only the last-used tick of the slot `at` found: a single word,
+    /// so readers see the old or the new value and need no sequence change.
     #[inline]
-    pub(crate) fn touch(&self, i: u32, last_used: u32) {
-        if let Some(s) = self.sh.slot(i) {
-            s.last_used.store(last_used, Relaxed);
-        }
+    pub(crate) fn touch(&self, at: At<'_, A>, last_used: u32) {
+        at.slot.last_used.store(last_used, Relaxed);
     }
 
     /// Inserts `e` (whose key must not be present), growing the shard first
