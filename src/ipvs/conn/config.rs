@@ -60,12 +60,12 @@ impl Sysctls {
     }
 
     fn pack(&self) -> u32 {
-        (self.conn_reuse_mode as u32 & 3)
-            | (self.expire_nodest_conn as u32) << 2
-            | (self.expire_quiescent_template as u32) << 3
-            | (self.secure_tcp as u32) << 4
-            | (self.sloppy_tcp as u32) << 5
-            | (self.sloppy_sctp as u32) << 6
+        (self.conn_reuse_mode as u32 & SysBits::REUSE)
+            | if self.expire_nodest_conn { SysBits::NODEST } else { 0 }
+            | if self.expire_quiescent_template { SysBits::QUIESCENT } else { 0 }
+            | if self.secure_tcp { SysBits::SECURE_TCP } else { 0 }
+            | if self.sloppy_tcp { SysBits::SLOPPY_TCP } else { 0 }
+            | if self.sloppy_sctp { SysBits::SLOPPY_SCTP } else { 0 }
     }
 
     fn unpack(w: u32) -> Self {
@@ -83,46 +83,52 @@ impl Sysctls {
 
 /// The sysctls as packed in the table's word, passed by value on the data
 /// path and read one switch at a time: a packet reads only the switches its
-/// path consults instead of decoding all six into a [`Sysctls`] first
-/// (about 25 instructions of a one-call `process` hit, callgrind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// path consults instead of decoding all six into a [`Sysctls`] first.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct SysBits(u32);
 
 impl SysBits {
+    const REUSE: u32 = 3;
+    const NODEST: u32 = 1 << 2;
+    const QUIESCENT: u32 = 1 << 3;
+    const SECURE_TCP: u32 = 1 << 4;
+    const SLOPPY_TCP: u32 = 1 << 5;
+    const SLOPPY_SCTP: u32 = 1 << 6;
+
     /// `conn_reuse_mode`, two bits.
     #[inline]
     pub(crate) fn conn_reuse_mode(self) -> u8 {
-        (self.0 & 3) as u8
+        (self.0 & Self::REUSE) as u8
     }
 
     /// `expire_nodest_conn`.
     #[inline]
     pub(crate) fn expire_nodest_conn(self) -> bool {
-        self.0 & 4 != 0
+        self.0 & Self::NODEST != 0
     }
 
     /// `expire_quiescent_template`.
     #[inline]
     pub(crate) fn expire_quiescent_template(self) -> bool {
-        self.0 & 8 != 0
+        self.0 & Self::QUIESCENT != 0
     }
 
     /// `secure_tcp` (level 3).
     #[inline]
     pub(crate) fn secure_tcp(self) -> bool {
-        self.0 & 16 != 0
+        self.0 & Self::SECURE_TCP != 0
     }
 
     /// `sloppy_tcp`.
     #[inline]
     pub(crate) fn sloppy_tcp(self) -> bool {
-        self.0 & 32 != 0
+        self.0 & Self::SLOPPY_TCP != 0
     }
 
     /// `sloppy_sctp`.
     #[inline]
     pub(crate) fn sloppy_sctp(self) -> bool {
-        self.0 & 64 != 0
+        self.0 & Self::SLOPPY_SCTP != 0
     }
 }
 

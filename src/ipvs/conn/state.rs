@@ -192,8 +192,8 @@ pub(crate) const DIR_INPUT_ONLY: usize = 2;
 /// `udp_state_transition`, `sctp_state_transition`), given the table
 /// direction already resolved for the no-output flag. UDP has one state.
 ///
-/// The TCP and UDP arms are inlined into the packet path (a table read);
-/// SCTP's longer walk over the chunk types stays a call.
+/// The TCP arm (a table read) is inlined into the packet path; SCTP's
+/// chunk-to-event mapping stays a call.
 #[inline(always)]
 pub(crate) fn transition(secure_tcp: bool, dir: usize, segment: &Segment, state: u8) -> u8 {
     match segment {

@@ -579,7 +579,8 @@ impl<A: Addr> Shard<A> {
     }
 
     /// Walks the probe run of `tag`, calling `f` with each slot index whose
-    /// tag equals it until `f` returns `Some`. `None` also when the run is
+    /// tag equals it (and the slot, which `f` may keep: slots live as long
+    /// as the shard) until `f` returns `Some`. `None` also when the run is
     /// inconsistent (a racing writer), which the caller's sequence check
     /// catches.
     #[inline]
@@ -695,8 +696,11 @@ impl<A: Addr> Shard<A> {
 /// [`Writer::find_by`]): its index and the slot itself, so that writing the
 /// entry back needs no second walk from the index to the slot's segment.
 /// Slot memory is never freed or moved while its shard lives (a shard grows
-/// by adding segments), so holding one is always memory-safe; it names the
-/// right entry only while the lock it was found under is held.
+/// by adding segments), so holding one is always memory-safe. It names the
+/// right entry only while the lock it was found under is held, and only
+/// until the next insert, removal or growth under that lock (each can move
+/// entries between slots); `Writer::set` and `Writer::touch` check in debug
+/// builds that it is this shard's slot.
 #[derive(Clone, Copy)]
 pub(crate) struct At<'a, A: Addr> {
     /// The slot's index in the shard.
@@ -764,6 +768,8 @@ impl<'a, A: Addr> Writer<'a, A> {
     /// Rewrites the entry in the slot `at` found (its key must not change).
     #[inline]
     pub(crate) fn set(&self, at: At<'_, A>, e: &Entry<A>) {
+        debug_assert!(self.sh.slot(at.i).is_some_and(|s| std::ptr::eq(s, at.slot)));
+        debug_assert!(at.slot.load().key() == e.key());
         self.begin();
         at.slot.store(e);
         self.end();
@@ -773,6 +779,7 @@ impl<'a, A: Addr> Writer<'a, A> {
     /// so readers see the old or the new value and need no sequence change.
     #[inline]
     pub(crate) fn touch(&self, at: At<'_, A>, last_used: u32) {
+        debug_assert!(self.sh.slot(at.i).is_some_and(|s| std::ptr::eq(s, at.slot)));
         at.slot.last_used.store(last_used, Relaxed);
     }
 
