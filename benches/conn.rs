@@ -11,23 +11,27 @@
 //!   grow.
 //! * `lookup_hit` / `lookup_miss`: one [`ConnTable::lookup`] per call, keys
 //!   uniformly random over the table (the worst case for caches); each call
-//!   waits for its own cache miss.
+//!   waits for its own cache miss (baseline: the same `ConnEntry`, built
+//!   from its map entry after the lock).
 //! * `lookup_hit_tick`: `lookup_hit` with its `now` converted once
 //!   ([`ConnTable::tick`]) instead of on every call, as a data plane reading
-//!   the clock once per burst does (the baseline's look-up takes no time,
-//!   and its packets take theirs as a plain `u32` tick).
+//!   the clock once per burst does (the baseline takes its time as a plain
+//!   `u32` tick, for look-ups and packets alike).
 //! * `lookup_dest_hit`: one [`ConnTable::lookup_dest`] per call (the
-//!   server only, no `ConnEntry`), same keys.
+//!   server only, no `ConnEntry`), same keys (baseline: the server only).
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
 //!   over 256 flows, which prefetches ahead so that misses overlap
 //!   (throughput is per flow); `lookup_dest_hit_batch256` the same with
 //!   [`ConnTable::lookup_dest_batch`] (the server only).
 //! * `process_hit` (and `_batch256`): the whole data-plane path for a packet
 //!   of an established connection (lock, state machine, timer restart);
-//!   baseline: lock, find, set state and timer fields. `process_hit_tick`
-//!   is `process_hit` given a [`lvskit::ipvs::conn::Tick`].
+//!   baseline: lock, find, check the server, the kernel's TCP state table
+//!   (lvskit's `tcp::next_state`), the server's counts, the new state's
+//!   timeout, and the same `Verdict`. `process_hit_tick` is `process_hit`
+//!   given a [`lvskit::ipvs::conn::Tick`].
 //! * `state_transition`: every packet changes a connection's state and its
-//!   server's active count (baseline: the same fields and counter).
+//!   server's active count (baseline: the same packets through its
+//!   `process`).
 //! * `expire_full_table`: every connection due at once, one `expire` call
 //!   (baseline: `retain` on the map, dropping the counts).
 //! * `*_{1,2}_thread`: look-ups and packets (single and batched) from one
@@ -61,14 +65,17 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use lvskit::ipvs::conn::{ConnTable, ConnTableConfig, Packet, Segment, TcpFlags};
-use lvskit::ipvs::{DestConfig, Flow, Protocol, Service, ServiceConfig, ServiceKey};
+use lvskit::ipvs::conn::{
+    ConnEntry, ConnState, ConnTable, ConnTableConfig, DropReason, Forward, Packet, Segment, TcpFlags, TcpState,
+    Verdict, tcp,
+};
+use lvskit::ipvs::{DestConfig, Flow, ForwardMethod, Protocol, Service, ServiceConfig, ServiceKey};
 use parking_lot::Mutex;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -155,22 +162,26 @@ fn filled(n: u64, svc: &mut Service, t0: Instant) -> ConnTable {
 
 type BKey = (u8, u32, u16, u32, u16);
 
-/// The baseline's entry: server, state, flags and timer, as lvskit keeps.
+/// The baseline's entry: server, state and timer, as lvskit keeps.
 #[derive(Clone, Copy)]
 struct BVal {
     daddr: u32,
     dport: u16,
     dest: u8,
-    state: u8,
-    active: bool,
+    state: TcpState,
     timeout: u32,
     last_used: u32,
 }
 
-/// The baseline: a map under one mutex, and the servers' active/inactive
-/// counters beside it (atomics, as lvskit's).
+/// The baseline: a map under one mutex, and beside it what lvskit keeps
+/// per server (whether it is available, its active and inactive counts;
+/// atomics, as lvskit's). Its operations do the work lvskit's do, with the
+/// same public pieces of lvskit (the TCP state table, the state timeouts,
+/// the `Verdict` and `ConnEntry` it returns), and keep their lock only
+/// while they read or write the map.
 struct Baseline {
     map: Mutex<HashMap<BKey, BVal>>,
+    available: [AtomicBool; 8],
     active: [AtomicU32; 8],
     inactive: [AtomicU32; 8],
 }
@@ -181,71 +192,111 @@ fn bkey(f: &Flow) -> BKey {
     (f.protocol.number(), u32::from(c), f.src_port, u32::from(v), f.dst_port)
 }
 
+/// The counts a state moves, as lvskit's (`TcpState::is_active`).
+fn count(active: &AtomicU32, inactive: &AtomicU32, state: TcpState, by: i32) {
+    let c = if state.is_active() { active } else { inactive };
+    if by > 0 {
+        c.fetch_add(1, Relaxed);
+    } else {
+        c.fetch_sub(1, Relaxed);
+    }
+}
+
 impl Baseline {
     fn new() -> Self {
-        Baseline { map: Mutex::new(HashMap::new()), active: Default::default(), inactive: Default::default() }
+        Baseline {
+            map: Mutex::new(HashMap::new()),
+            available: std::array::from_fn(|_| AtomicBool::new(true)),
+            active: Default::default(),
+            inactive: Default::default(),
+        }
     }
 
-    fn insert(&self, f: &Flow, k: u64, now: u32) {
+    /// A new connection `f` to server `k % 8`, in `state` since `now`.
+    fn insert(&self, f: &Flow, k: u64, now: u32, state: TcpState) {
         let d = (k % 8) as u8;
-        self.map.lock().insert(
-            bkey(f),
-            BVal {
-                daddr: 0xc633_640a + d as u32,
-                dport: 8080,
-                dest: d,
-                state: 3, // SYN_RECV
-                active: true,
-                timeout: 60 * HZ,
-                last_used: now,
-            },
-        );
-        self.active[d as usize].fetch_add(1, Relaxed);
+        let v = BVal {
+            daddr: 0xc633_640a + d as u32,
+            dport: 8080,
+            dest: d,
+            state,
+            timeout: state.default_timeout_secs() * HZ,
+            last_used: now,
+        };
+        self.map.lock().insert(bkey(f), v);
+        count(&self.active[d as usize], &self.inactive[d as usize], state, 1);
     }
 
-    fn filled(n: u64) -> Self {
+    /// `n` connections in `state` (lvskit's bench tables: established for
+    /// the look-ups and packets, SYN_RECV for the expiry).
+    fn filled(n: u64, state: TcpState) -> Self {
         let b = Baseline::new();
         b.map.lock().reserve(n as usize);
         for i in 0..n {
-            b.insert(&flow(i), i, 0);
+            b.insert(&flow(i), i, 0, state);
         }
         b
     }
 
-    fn lookup(&self, f: &Flow) -> Option<(u32, u16)> {
-        self.map.lock().get(&bkey(f)).map(|v| (v.daddr, v.dport))
+    /// What [`ConnTable::lookup`] returns: the whole entry as listed.
+    fn lookup(&self, f: &Flow, now: u32) -> Option<ConnEntry> {
+        let v = *self.map.lock().get(&bkey(f))?;
+        let left = v.last_used.wrapping_add(v.timeout).wrapping_sub(now) as i32;
+        Some(ConnEntry {
+            protocol: f.protocol.number(),
+            client: SocketAddr::new(f.src, f.src_port),
+            virtual_addr: SocketAddr::new(f.dst, f.dst_port),
+            dest: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport),
+            state: ConnState::Tcp(v.state),
+            template: false,
+            expires_secs: left.max(0) as u32 / HZ,
+            forward: Some(ForwardMethod::Masq),
+            controlled: false,
+            controls: 0,
+        })
     }
 
-    /// A packet on an established connection: find it, refresh its state
-    /// and timer.
-    fn process(&self, f: &Flow, now: u32) -> Option<(u32, u16)> {
-        let mut m = self.map.lock();
-        let v = m.get_mut(&bkey(f))?;
-        v.state = 1; // ESTABLISHED
-        v.timeout = 900 * HZ;
-        v.last_used = now;
-        Some((v.daddr, v.dport))
+    /// What [`ConnTable::lookup_dest`] returns: the server only.
+    fn lookup_dest(&self, f: &Flow) -> Option<SocketAddr> {
+        let v = *self.map.lock().get(&bkey(f))?;
+        Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport))
     }
 
-    /// A packet that moves a connection to `state`, active or not.
-    fn transition(&self, f: &Flow, state: u8, active: bool, timeout: u32, now: u32) -> Option<(u32, u16)> {
-        let mut m = self.map.lock();
-        let v = m.get_mut(&bkey(f))?;
-        if v.active != active {
+    /// What [`ConnTable::process`] does with a client's TCP packet of a
+    /// known connection: check its server, move its state by the kernel's
+    /// table, move the server's counts when the state's class changes,
+    /// restart its timer with the new state's timeout, and return the
+    /// forwarding verdict.
+    fn process(&self, p: &Packet, now: u32) -> Option<Verdict> {
+        let Segment::Tcp(flags) = p.segment else { return None };
+        let f = &p.flow;
+        let v = {
+            let mut m = self.map.lock();
+            let v = m.get_mut(&bkey(f))?;
             let d = v.dest as usize;
-            if active {
-                self.active[d].fetch_add(1, Relaxed);
-                self.inactive[d].fetch_sub(1, Relaxed);
-            } else {
-                self.active[d].fetch_sub(1, Relaxed);
-                self.inactive[d].fetch_add(1, Relaxed);
+            if !self.available[d].load(Relaxed) {
+                return Some(Verdict::Drop(DropReason::DestUnavailable));
             }
-            v.active = active;
-        }
-        v.state = state;
-        v.timeout = timeout;
-        v.last_used = now;
-        Some((v.daddr, v.dport))
+            let new = tcp::next_state(false, 0, flags, v.state);
+            if new.is_active() != v.state.is_active() {
+                count(&self.active[d], &self.inactive[d], v.state, -1);
+                count(&self.active[d], &self.inactive[d], new, 1);
+            }
+            v.state = new;
+            v.timeout = new.default_timeout_secs() * HZ;
+            v.last_used = now;
+            *v
+        };
+        Some(Verdict::Forward(Forward {
+            client: SocketAddr::new(f.src, f.src_port),
+            virtual_addr: SocketAddr::new(f.dst, f.dst_port),
+            dest: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport),
+            method: ForwardMethod::Masq,
+            state: ConnState::Tcp(v.state),
+            created: false,
+            one_packet: false,
+            persistent: false,
+        }))
     }
 
     /// Expires every entry due by `now`: a scan of the whole map.
@@ -256,15 +307,30 @@ impl Baseline {
                 return true;
             }
             let d = v.dest as usize;
-            if v.active {
-                self.active[d].fetch_sub(1, Relaxed);
-            } else {
-                self.inactive[d].fetch_sub(1, Relaxed);
-            }
+            count(&self.active[d], &self.inactive[d], v.state, -1);
             n += 1;
             false
         });
         n
+    }
+}
+
+/// Checks that the baseline answers as lvskit does for the first flows of
+/// `hits` and `acks`: the same `ConnEntry` and the same `Verdict`, but for
+/// the server, which each picks its own way (lvskit's round-robin
+/// scheduler, the baseline's index modulo 8). Panics otherwise, so that the
+/// baseline cannot drift into doing less.
+fn same_answers(table: &ConnTable, base: &Baseline, hits: &[Flow], acks: &[Packet], t0: Instant) {
+    let mut svc = service();
+    for (f, p) in hits.iter().zip(acks).take(64) {
+        let ours = table.lookup(f, t0).expect("an lvskit hit");
+        let theirs = base.lookup(f, 0).expect("a baseline hit");
+        assert_eq!(ConnEntry { dest: ours.dest, ..theirs }, ours);
+        assert_eq!(base.lookup_dest(f).map(|d| d.port()), table.lookup_dest(f).map(|d| d.port()));
+        let ours = table.process(&mut svc, p, t0).unwrap();
+        let theirs = base.process(p, 0).expect("a baseline hit");
+        let (Verdict::Forward(o), Verdict::Forward(t)) = (ours, theirs) else { panic!("not forwarded") };
+        assert_eq!(Forward { dest: o.dest, ..t }, o);
     }
 }
 
@@ -754,7 +820,8 @@ fn bench(c: &mut Criterion) {
         if only("paired") {
             // Built while the table lives, so that both are measured in the
             // same minutes.
-            let base = Baseline::filled(n);
+            let base = Baseline::filled(n, TcpState::Established);
+            same_answers(&table, &base, &hits, &acks, t0);
             let shared = Mutex::new(service());
             let lookup = keys_work(|k| table.lookup(&hits[k], t0));
             let lookup_tick = keys_work(|k| table.lookup(&hits[k], tick));
@@ -764,16 +831,17 @@ fn bench(c: &mut Criterion) {
             let process = keys_work(|k| table.process(&shared, &acks[k], t0).unwrap());
             let process_tick = keys_work(|k| table.process(&shared, &acks[k], tick).unwrap());
             let process_batch = batches_work(&acks, |pkts, out| table.process_batch(&shared, pkts, t0, out));
-            let base_lookup = keys_work(|k| base.lookup(&hits[k]));
-            let base_process = keys_work(|k| base.process(&hits[k], 1));
+            let base_lookup = keys_work(|k| base.lookup(&hits[k], 0));
+            let base_dest = keys_work(|k| base.lookup_dest(&hits[k]));
+            let base_process = keys_work(|k| base.process(&acks[k], 0));
             paired(
                 &label,
                 &[
                     Pair { name: "lookup_hit", ours: &lookup, base: &base_lookup },
                     Pair { name: "lookup_hit_tick", ours: &lookup_tick, base: &base_lookup },
-                    Pair { name: "lookup_dest_hit", ours: &lookup_dest, base: &base_lookup },
+                    Pair { name: "lookup_dest_hit", ours: &lookup_dest, base: &base_dest },
                     Pair { name: "lookup_hit_batch256", ours: &lookup_batch, base: &base_lookup },
-                    Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_lookup },
+                    Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_dest },
                     Pair { name: "process_hit", ours: &process, base: &base_process },
                     Pair { name: "process_hit_tick", ours: &process_tick, base: &base_process },
                     Pair { name: "process_hit_batch256", ours: &process_batch, base: &base_process },
@@ -792,7 +860,7 @@ fn bench(c: &mut Criterion) {
                         let base = Baseline::new();
                         let start = Instant::now();
                         for i in 0..n {
-                            base.insert(&flow(i), i, 0);
+                            base.insert(&flow(i), i, 0, TcpState::SynRecv);
                         }
                         total += start.elapsed();
                         drop(base);
@@ -801,25 +869,26 @@ fn bench(c: &mut Criterion) {
                 })
             });
             g.finish();
-            let base = Baseline::filled(n);
+            let base = Baseline::filled(n, TcpState::Established);
             let mut g = c.benchmark_group(format!("baseline_mutex_hashmap/{label}"));
             g.throughput(Throughput::Elements(1));
-            cycling(&mut g, "lookup_hit", 1, |k| base.lookup(&hits[k]));
-            cycling(&mut g, "lookup_miss", 1, |k| base.lookup(&miss_flows[k]).is_none());
-            cycling(&mut g, "process_hit", 1, |k| base.process(&hits[k], 1));
+            cycling(&mut g, "lookup_hit", 1, |k| base.lookup(&hits[k], 0));
+            cycling(&mut g, "lookup_dest_hit", 1, |k| base.lookup_dest(&hits[k]));
+            cycling(&mut g, "lookup_miss", 1, |k| base.lookup(&miss_flows[k], 0).is_none());
+            cycling(&mut g, "process_hit", 1, |k| base.process(&acks[k], 0));
+            // The same packets as lvskit's `state_transition`, in the same order.
             let mut k = 0u64;
             g.bench_function("state_transition", |b| {
                 b.iter(|| {
                     let i = (k % n).wrapping_mul(0x9E37_79B9_7F4A_7C15 | 1) % n;
-                    let step = ((k / n) % 3) as usize;
-                    let (state, active, timeout) =
-                        [(7u8, false, 60 * HZ), (3, true, 60 * HZ), (1, true, 900 * HZ)][step];
+                    let flags = [TcpFlags::FIN_ACK, TcpFlags::SYN, TcpFlags::ACK][((k / n) % 3) as usize];
                     k += 1;
-                    black_box(base.transition(&flow(i), state, active, timeout, 1))
+                    black_box(base.process(&Packet::input(flow(i), Segment::Tcp(flags)), 0).unwrap())
                 })
             });
-            threaded_keys(&mut g, "lookup_hit", |k| base.lookup(&hits[k]));
-            threaded_keys(&mut g, "process_hit", |k| base.process(&hits[k], 1));
+            threaded_keys(&mut g, "lookup_hit", |k| base.lookup(&hits[k], 0));
+            threaded_keys(&mut g, "lookup_dest_hit", |k| base.lookup_dest(&hits[k]));
+            threaded_keys(&mut g, "process_hit", |k| base.process(&acks[k], 0));
             g.finish();
             drop(base);
             if only("expire") {
@@ -827,7 +896,7 @@ fn bench(c: &mut Criterion) {
                 g.sample_size(10).throughput(Throughput::Elements(n));
                 g.bench_function("expire_full_table", |b| {
                     b.iter_batched(
-                        || Baseline::filled(n),
+                        || Baseline::filled(n, TcpState::SynRecv),
                         |base| {
                             assert_eq!(base.expire(60 * HZ) as u64, n);
                             base // dropped untimed
