@@ -22,13 +22,17 @@
 //! * `lookup_hit_batch256` / `lookup_miss_batch256`: [`ConnTable::lookup_batch`]
 //!   over 256 flows, which prefetches ahead so that misses overlap
 //!   (throughput is per flow); `lookup_dest_hit_batch256` the same with
-//!   [`ConnTable::lookup_dest_batch`] (the server only).
+//!   [`ConnTable::lookup_dest_batch`] (the server only). Baseline: the
+//!   same answers for the same 256 flows, its lock taken once per batch.
 //! * `process_hit` (and `_batch256`): the whole data-plane path for a packet
 //!   of an established connection (lock, state machine, timer restart);
 //!   baseline: lock, find, check the server, the kernel's TCP state table
 //!   (lvskit's `tcp::next_state`), the server's counts, the new state's
-//!   timeout, and the same `Verdict`. `process_hit_tick` is `process_hit`
-//!   given a [`lvskit::ipvs::conn::Tick`].
+//!   timeout, and the same `Verdict` (its `_batch256` takes its lock once
+//!   per batch). `process_hit_tick` is `process_hit` given a
+//!   [`lvskit::ipvs::conn::Tick`]. Before any size is measured,
+//!   `same_answers` checks on a small table that both give the same
+//!   verdicts, entries, servers and server counts.
 //! * `state_transition`: every packet changes a connection's state and its
 //!   server's active count (baseline: the same packets through its
 //!   `process`).
@@ -63,6 +67,7 @@
 //! `LVSKIT_CONN_BENCH_PAIRED_ROUNDS` (default 7) and
 //! `LVSKIT_CONN_BENCH_PAIRED_OPS` (default 2 000 000) size the paired step.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -72,8 +77,8 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use lvskit::ipvs::conn::{
-    ConnEntry, ConnState, ConnTable, ConnTableConfig, DropReason, Forward, Packet, Segment, TcpFlags, TcpState,
-    Verdict, tcp,
+    ConnEntry, ConnState, ConnTable, ConnTableConfig, Direction, DropReason, Forward, Packet, Segment, TcpFlags,
+    TcpState, Verdict, tcp,
 };
 use lvskit::ipvs::{DestConfig, Flow, ForwardMethod, Protocol, Service, ServiceConfig, ServiceKey};
 use parking_lot::Mutex;
@@ -212,9 +217,12 @@ impl Baseline {
         }
     }
 
-    /// A new connection `f` to server `k % 8`, in `state` since `now`.
+    /// The `k`-th new connection, `f`, in `state` since `now`, to the server
+    /// lvskit's round-robin gives it in the bench's service: the servers are
+    /// listed newest first (the kernel adds a server at the head of its
+    /// service's list), so the first goes to the last added, 198.51.100.17.
     fn insert(&self, f: &Flow, k: u64, now: u32, state: TcpState) {
-        let d = (k % 8) as u8;
+        let d = 7 - (k % 8) as u8;
         let v = BVal {
             daddr: 0xc633_640a + d as u32,
             dport: 8080,
@@ -241,62 +249,84 @@ impl Baseline {
     /// What [`ConnTable::lookup`] returns: the whole entry as listed.
     fn lookup(&self, f: &Flow, now: u32) -> Option<ConnEntry> {
         let v = *self.map.lock().get(&bkey(f))?;
-        let left = v.last_used.wrapping_add(v.timeout).wrapping_sub(now) as i32;
-        Some(ConnEntry {
-            protocol: f.protocol.number(),
-            client: SocketAddr::new(f.src, f.src_port),
-            virtual_addr: SocketAddr::new(f.dst, f.dst_port),
-            dest: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport),
-            state: ConnState::Tcp(v.state),
-            template: false,
-            expires_secs: left.max(0) as u32 / HZ,
-            forward: Some(ForwardMethod::Masq),
-            controlled: false,
-            controls: 0,
-        })
+        Some(entry(f, &v, now))
     }
 
     /// What [`ConnTable::lookup_dest`] returns: the server only.
     fn lookup_dest(&self, f: &Flow) -> Option<SocketAddr> {
         let v = *self.map.lock().get(&bkey(f))?;
-        Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport))
+        Some(server(&v))
     }
 
     /// What [`ConnTable::process`] does with a client's TCP packet of a
     /// known connection: check its server, move its state by the kernel's
     /// table, move the server's counts when the state's class changes,
     /// restart its timer with the new state's timeout, and return the
-    /// forwarding verdict.
+    /// forwarding verdict. (Like lvskit's, with the `conn_reuse_mode` and
+    /// `expire_nodest_conn` cases left out: no packet here meets them.)
     fn process(&self, p: &Packet, now: u32) -> Option<Verdict> {
-        let Segment::Tcp(flags) = p.segment else { return None };
-        let f = &p.flow;
-        let v = {
+        let found = self.step(&mut self.map.lock(), p, now)?;
+        Some(verdict(&p.flow, found))
+    }
+
+    /// The map's part of [`process`](Self::process), under the lock: the
+    /// entry after the packet, or why it is dropped.
+    #[inline]
+    fn step(&self, m: &mut HashMap<BKey, BVal>, p: &Packet, now: u32) -> Option<Result<BVal, DropReason>> {
+        let (Direction::Input, Segment::Tcp(flags)) = (p.direction, p.segment) else { return None };
+        let v = m.get_mut(&bkey(&p.flow))?;
+        let d = v.dest as usize;
+        if !self.available[d].load(Relaxed) {
+            return Some(Err(DropReason::DestUnavailable));
+        }
+        let new = tcp::next_state(false, 0, flags, v.state);
+        if new.is_active() != v.state.is_active() {
+            count(&self.active[d], &self.inactive[d], v.state, -1);
+            count(&self.active[d], &self.inactive[d], new, 1);
+        }
+        v.state = new;
+        v.timeout = new.default_timeout_secs() * HZ;
+        v.last_used = now;
+        Some(Ok(*v))
+    }
+
+    /// [`lookup`](Self::lookup) for a batch, as [`ConnTable::lookup_batch`]
+    /// answers one: the lock taken once, the entries copied out under it,
+    /// the answers built after it.
+    fn lookup_batch(&self, flows: &[Flow], now: u32, out: &mut Vec<Option<ConnEntry>>) {
+        FOUND.with_borrow_mut(|found| {
+            found.clear();
+            let m = self.map.lock();
+            found.extend(flows.iter().map(|f| m.get(&bkey(f)).map(|v| Ok(*v))));
+            drop(m);
+            out.clear();
+            out.extend(flows.iter().zip(found.iter()).map(|(f, v)| match v {
+                Some(Ok(v)) => Some(entry(f, v, now)),
+                _ => None,
+            }));
+        })
+    }
+
+    /// [`lookup_dest`](Self::lookup_dest) for a batch, as
+    /// [`ConnTable::lookup_dest_batch`] answers one.
+    fn lookup_dest_batch(&self, flows: &[Flow], out: &mut Vec<Option<SocketAddr>>) {
+        out.clear();
+        let m = self.map.lock();
+        out.extend(flows.iter().map(|f| m.get(&bkey(f)).map(server)));
+    }
+
+    /// [`process`](Self::process) for a batch, as
+    /// [`ConnTable::process_batch`] handles one: the lock taken once, the
+    /// verdicts built after it.
+    fn process_batch(&self, pkts: &[Packet], now: u32, out: &mut Vec<Option<Verdict>>) {
+        FOUND.with_borrow_mut(|found| {
+            found.clear();
             let mut m = self.map.lock();
-            let v = m.get_mut(&bkey(f))?;
-            let d = v.dest as usize;
-            if !self.available[d].load(Relaxed) {
-                return Some(Verdict::Drop(DropReason::DestUnavailable));
-            }
-            let new = tcp::next_state(false, 0, flags, v.state);
-            if new.is_active() != v.state.is_active() {
-                count(&self.active[d], &self.inactive[d], v.state, -1);
-                count(&self.active[d], &self.inactive[d], new, 1);
-            }
-            v.state = new;
-            v.timeout = new.default_timeout_secs() * HZ;
-            v.last_used = now;
-            *v
-        };
-        Some(Verdict::Forward(Forward {
-            client: SocketAddr::new(f.src, f.src_port),
-            virtual_addr: SocketAddr::new(f.dst, f.dst_port),
-            dest: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport),
-            method: ForwardMethod::Masq,
-            state: ConnState::Tcp(v.state),
-            created: false,
-            one_packet: false,
-            persistent: false,
-        }))
+            found.extend(pkts.iter().map(|p| self.step(&mut m, p, now)));
+            drop(m);
+            out.clear();
+            out.extend(pkts.iter().zip(found.iter()).map(|(p, v)| v.clone().map(|v| verdict(&p.flow, v))));
+        })
     }
 
     /// Expires every entry due by `now`: a scan of the whole map.
@@ -315,22 +345,93 @@ impl Baseline {
     }
 }
 
-/// Checks that the baseline answers as lvskit does for the first flows of
-/// `hits` and `acks`: the same `ConnEntry` and the same `Verdict`, but for
-/// the server, which each picks its own way (lvskit's round-robin
-/// scheduler, the baseline's index modulo 8). Panics otherwise, so that the
-/// baseline cannot drift into doing less.
-fn same_answers(table: &ConnTable, base: &Baseline, hits: &[Flow], acks: &[Packet], t0: Instant) {
+thread_local! {
+    /// What a baseline batch found under its lock, so that it builds its
+    /// answers after the lock (reused: no allocation once it holds a batch).
+    static FOUND: RefCell<Vec<Option<Result<BVal, DropReason>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The server of `v` as an address.
+fn server(v: &BVal) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(v.daddr)), v.dport)
+}
+
+/// The listing of connection `f` whose entry is `v`, at tick `now`.
+fn entry(f: &Flow, v: &BVal, now: u32) -> ConnEntry {
+    let left = v.last_used.wrapping_add(v.timeout).wrapping_sub(now) as i32;
+    ConnEntry {
+        protocol: f.protocol.number(),
+        client: SocketAddr::new(f.src, f.src_port),
+        virtual_addr: SocketAddr::new(f.dst, f.dst_port),
+        dest: server(v),
+        state: ConnState::Tcp(v.state),
+        template: false,
+        expires_secs: left.max(0) as u32 / HZ,
+        forward: Some(ForwardMethod::Masq),
+        controlled: false,
+        controls: 0,
+    }
+}
+
+/// The verdict for a packet of flow `f` that found `v` (or was dropped).
+fn verdict(f: &Flow, v: Result<BVal, DropReason>) -> Verdict {
+    match v {
+        Ok(v) => Verdict::Forward(Forward {
+            client: SocketAddr::new(f.src, f.src_port),
+            virtual_addr: SocketAddr::new(f.dst, f.dst_port),
+            dest: server(&v),
+            method: ForwardMethod::Masq,
+            state: ConnState::Tcp(v.state),
+            created: false,
+            one_packet: false,
+            persistent: false,
+        }),
+        Err(why) => Verdict::Drop(why),
+    }
+}
+
+/// Checks, on a table and a baseline of their own (4 096 connections), that
+/// the baseline answers as lvskit does: for each of 64 flows a FIN, a SYN
+/// and an ACK (ESTABLISHED -> CLOSE_WAIT -> SYN_RECV -> ESTABLISHED, the
+/// state_transition bench's cycle), the same `Verdict`, one at a time and
+/// batched, then the same `ConnEntry` and server, one at a time and batched,
+/// and at the end the same active and inactive counts on every server.
+/// Panics otherwise, so that the baseline cannot drift into doing less.
+fn same_answers(t0: Instant) {
+    const N: u64 = 4096;
     let mut svc = service();
-    for (f, p) in hits.iter().zip(acks).take(64) {
-        let ours = table.lookup(f, t0).expect("an lvskit hit");
-        let theirs = base.lookup(f, 0).expect("a baseline hit");
-        assert_eq!(ConnEntry { dest: ours.dest, ..theirs }, ours);
-        assert_eq!(base.lookup_dest(f).map(|d| d.port()), table.lookup_dest(f).map(|d| d.port()));
-        let ours = table.process(&mut svc, p, t0).unwrap();
-        let theirs = base.process(p, 0).expect("a baseline hit");
-        let (Verdict::Forward(o), Verdict::Forward(t)) = (ours, theirs) else { panic!("not forwarded") };
-        assert_eq!(Forward { dest: o.dest, ..t }, o);
+    let table = filled(N, &mut svc, t0);
+    let base = Baseline::filled(N, TcpState::Established);
+    let flows: Vec<Flow> = (0..64).map(|i| flow(i * 61 % N)).collect();
+    for flags in [TcpFlags::FIN_ACK, TcpFlags::SYN, TcpFlags::ACK] {
+        let pkts: Vec<Packet> = flows.iter().map(|&f| Packet::input(f, Segment::Tcp(flags))).collect();
+        let (half, rest) = pkts.split_at(32);
+        for p in half {
+            assert_eq!(Some(table.process(&mut svc, p, t0).unwrap()), base.process(p, 0), "{flags:?}");
+        }
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        table.process_batch(&mut svc, rest, t0, &mut ours);
+        base.process_batch(rest, 0, &mut theirs);
+        let ours: Vec<Option<Verdict>> = ours.into_iter().map(|r| Some(r.unwrap())).collect();
+        assert_eq!(ours, theirs, "{flags:?}");
+    }
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    table.lookup_batch(&flows, t0, &mut ours);
+    base.lookup_batch(&flows, 0, &mut theirs);
+    assert_eq!(ours, theirs);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    table.lookup_dest_batch(&flows, &mut ours);
+    base.lookup_dest_batch(&flows, &mut theirs);
+    assert_eq!(ours, theirs);
+    for f in &flows {
+        assert_eq!(table.lookup(f, t0), base.lookup(f, 0));
+        assert_eq!(table.lookup_dest(f), base.lookup_dest(f));
+    }
+    for d in svc.dests() {
+        let IpAddr::V4(a) = d.addr() else { unreachable!() };
+        let k = (u32::from(a) - 0xc633_640a) as usize;
+        let theirs = (base.active[k].load(Relaxed), base.inactive[k].load(Relaxed));
+        assert_eq!((d.active_conns(), d.inactive_conns()), theirs, "server {a}");
     }
 }
 
@@ -689,6 +790,7 @@ fn paired(label: &str, pairs: &[Pair<'_>]) {
 }
 
 fn bench(c: &mut Criterion) {
+    same_answers(Instant::now());
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
         let t0 = Instant::now();
@@ -821,7 +923,6 @@ fn bench(c: &mut Criterion) {
             // Built while the table lives, so that both are measured in the
             // same minutes.
             let base = Baseline::filled(n, TcpState::Established);
-            same_answers(&table, &base, &hits, &acks, t0);
             let shared = Mutex::new(service());
             let lookup = keys_work(|k| table.lookup(&hits[k], t0));
             let lookup_tick = keys_work(|k| table.lookup(&hits[k], tick));
@@ -834,17 +935,20 @@ fn bench(c: &mut Criterion) {
             let base_lookup = keys_work(|k| base.lookup(&hits[k], 0));
             let base_dest = keys_work(|k| base.lookup_dest(&hits[k]));
             let base_process = keys_work(|k| base.process(&acks[k], 0));
+            let base_lookup_batch = batches_work(&hits, |flows, out| base.lookup_batch(flows, 0, out));
+            let base_dest_batch = batches_work(&hits, |flows, out| base.lookup_dest_batch(flows, out));
+            let base_process_batch = batches_work(&acks, |pkts, out| base.process_batch(pkts, 0, out));
             paired(
                 &label,
                 &[
                     Pair { name: "lookup_hit", ours: &lookup, base: &base_lookup },
                     Pair { name: "lookup_hit_tick", ours: &lookup_tick, base: &base_lookup },
                     Pair { name: "lookup_dest_hit", ours: &lookup_dest, base: &base_dest },
-                    Pair { name: "lookup_hit_batch256", ours: &lookup_batch, base: &base_lookup },
-                    Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_dest },
+                    Pair { name: "lookup_hit_batch256", ours: &lookup_batch, base: &base_lookup_batch },
+                    Pair { name: "lookup_dest_hit_batch256", ours: &dest_batch, base: &base_dest_batch },
                     Pair { name: "process_hit", ours: &process, base: &base_process },
                     Pair { name: "process_hit_tick", ours: &process_tick, base: &base_process },
-                    Pair { name: "process_hit_batch256", ours: &process_batch, base: &base_process },
+                    Pair { name: "process_hit_batch256", ours: &process_batch, base: &base_process_batch },
                 ],
             );
         }
@@ -876,6 +980,23 @@ fn bench(c: &mut Criterion) {
             cycling(&mut g, "lookup_dest_hit", 1, |k| base.lookup_dest(&hits[k]));
             cycling(&mut g, "lookup_miss", 1, |k| base.lookup(&miss_flows[k], 0).is_none());
             cycling(&mut g, "process_hit", 1, |k| base.process(&acks[k], 0));
+            g.throughput(Throughput::Elements(BATCH as u64));
+            let mut out = Vec::with_capacity(BATCH);
+            cycling(&mut g, "lookup_hit_batch256", BATCH, |k| {
+                base.lookup_batch(&hits[k..k + BATCH], 0, &mut out);
+                out.last().map(|e| e.as_ref().map(|e| e.dest))
+            });
+            let mut dests = Vec::with_capacity(BATCH);
+            cycling(&mut g, "lookup_dest_hit_batch256", BATCH, |k| {
+                base.lookup_dest_batch(&hits[k..k + BATCH], &mut dests);
+                dests.last().copied().flatten()
+            });
+            let mut verdicts = Vec::with_capacity(BATCH);
+            cycling(&mut g, "process_hit_batch256", BATCH, |k| {
+                base.process_batch(&acks[k..k + BATCH], 0, &mut verdicts);
+                verdicts.len()
+            });
+            g.throughput(Throughput::Elements(1));
             // The same packets as lvskit's `state_transition`, in the same order.
             let mut k = 0u64;
             g.bench_function("state_transition", |b| {
