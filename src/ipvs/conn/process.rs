@@ -308,12 +308,14 @@ impl ConnTable {
             return Err(ConnError::MixedFamilyFlow { src: flow.src, dst: flow.dst });
         };
         let sys = self.sysctls.bits();
-        if k.cport != 0 {
-            if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
-                return Ok(v);
-            }
+        if k.cport == 0 {
+            return self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, sys);
         }
-        self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, sys)
+        // A hit's verdict is built straight into this call's result (through
+        // an `Option` first, it was copied on its way out).
+        self.input_hit::<A, _>(pkt, sh, tag, &k, n, sys, Ok, || {
+            self.input_miss::<A, S>(svc, pkt, now, (k, tag, sh), n, sys)
+        })
     }
 
     /// The rest of `ip_vs_in` for a client packet that found no (usable)
@@ -365,7 +367,7 @@ impl ConnTable {
                 self.count.fetch_sub(1, Relaxed);
                 self.release_template::<A>(plan.tref);
                 if cport != 0 {
-                    if let Some(v) = self.input_hit::<A>(pkt, sh, tag, &k, n, sys) {
+                    if let Some(v) = self.input_hit::<A, _>(pkt, sh, tag, &k, n, sys, Some, || None) {
                         return Ok(v);
                     }
                 }
@@ -399,9 +401,12 @@ impl ConnTable {
         }
     }
 
-    /// The hit half of `ip_vs_in`: `None` when the packet has no (usable)
-    /// connection and should be scheduled.
-    fn input_hit<A: Family>(
+    /// The hit half of `ip_vs_in`: `found(verdict)` for a packet of a
+    /// (usable) connection; `miss()`, called with no lock held, when it has
+    /// none and should be scheduled.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn input_hit<A: Family, R>(
         &self,
         pkt: &Packet,
         sh: &Shard<A>,
@@ -409,9 +414,14 @@ impl ConnTable {
         k: &Key<A>,
         n: u64,
         sys: SysBits,
-    ) -> Option<Verdict> {
+        found: impl FnOnce(Verdict) -> R,
+        miss: impl FnOnce() -> R,
+    ) -> R {
         let mut w = sh.write();
-        let (at, mut e) = w.find_entry(tag, k)?;
+        let Some((at, mut e)) = w.find_entry(tag, k) else {
+            drop(w);
+            return miss();
+        };
         let (available, weight) = w.g.dests.get(e.dest).map_or((false, 0), |d| (d.is_available(), d.weight()));
         // A new connection's first packet on a finished or drained one
         // (`expire_nodest_conn` with weight 0, or `conn_reuse_mode`).
@@ -420,7 +430,7 @@ impl ConnTable {
                 || (sys.conn_reuse_mode() != 0 && new_conn_expected(&e, sys.conn_reuse_mode())));
         if !resched && !available {
             if !sys.expire_nodest_conn() {
-                return Some(Verdict::Drop(DropReason::DestUnavailable));
+                return found(Verdict::Drop(DropReason::DestUnavailable));
             }
             resched = true;
         }
@@ -430,10 +440,10 @@ impl ConnTable {
             let old = self.remove_conn(&mut w, at.i);
             drop(w);
             self.release_template::<A>(old.tref);
-            return None;
+            return miss();
         }
         let before = e;
-        let Some(d) = w.g.dests.get(e.dest) else { return Some(Verdict::Drop(DropReason::DestUnavailable)) };
+        let Some(d) = w.g.dests.get(e.dest) else { return found(Verdict::Drop(DropReason::DestUnavailable)) };
         let assure = self.step(&mut e, d, DIR_INPUT, &pkt.segment, sys);
         e.last_used = n as u32;
         let fwd = self.forward_of(&e, d, false, false);
@@ -442,7 +452,7 @@ impl ConnTable {
         if assure {
             self.assure_template::<A>(e.tref);
         }
-        Some(Verdict::Forward(fwd))
+        found(Verdict::Forward(fwd))
     }
 
     /// Writes back a connection after a packet and re-files its timer when

@@ -582,8 +582,9 @@ impl<A: Addr> Shard<A> {
     /// tag equals it (and the slot, which `f` may keep: slots live as long
     /// as the shard) until `f` returns `Some`. `None` also when the run is
     /// inconsistent (a racing writer), which the caller's sequence check
-    /// catches.
-    #[inline]
+    /// catches. Always inlined: each caller is on a packet's path, and
+    /// inlined, `f` folds into it.
+    #[inline(always)]
     fn probe<'s, R>(&'s self, tag: u32, mut f: impl FnMut(u32, &'s Slot<A>) -> Option<R>) -> Option<R> {
         let size = self.size();
         if size == 0 {
