@@ -310,6 +310,32 @@ impl<A: Addr> Slot<A> {
         }
     }
 
+    /// [`load`](Self::load) for a slot known to hold connection `k` with
+    /// hash tag `tag` (its probe just compared them): the key comes from
+    /// `k`, only the rest is read.
+    #[inline]
+    fn load_keyed(&self, tag: u32, k: &Key<A>) -> Entry<A> {
+        debug_assert!(self.tag() == tag && self.is(k));
+        let misc = self.misc.load(Relaxed);
+        let fd = self.fd.load(Relaxed);
+        Entry {
+            tag,
+            caddr: k.caddr,
+            vaddr: k.vaddr,
+            cport: k.cport,
+            vport: k.vport,
+            dport: misc as u16,
+            proto: k.proto,
+            state: (misc >> 24) as u8,
+            flags: fd as u16,
+            dest: (fd >> 16) as u16,
+            daddr: A::load(&self.daddr),
+            timeout: self.timeout.load(Relaxed),
+            last_used: self.last_used.load(Relaxed),
+            tref: self.tref.load(Relaxed),
+        }
+    }
+
     #[inline]
     fn store(&self, e: &Entry<A>) {
         self.tag.store(e.tag, Relaxed);
@@ -739,7 +765,7 @@ impl<'a, A: Addr> Writer<'a, A> {
     /// finds it (no second walk to the slot).
     #[inline]
     pub(crate) fn find_entry(&self, tag: u32, k: &Key<A>) -> Option<(At<'a, A>, Entry<A>)> {
-        self.sh.probe(tag, |i, slot| slot.is(k).then(|| (At { i, slot }, slot.load())))
+        self.sh.probe(tag, |i, slot| slot.is(k).then(|| (At { i, slot }, slot.load_keyed(tag, k))))
     }
 
     /// The first slot in `tag`'s run for which `pred` holds, and its entry.
