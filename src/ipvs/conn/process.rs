@@ -830,20 +830,5 @@ fn new_entry<A: Addr>(tag: u32, k: &Key<A>, dport: u16, dest: &Dest, di: u16, tr
             A::default()
         }
     };
-    Entry {
-        tag,
-        caddr: k.caddr,
-        vaddr: k.vaddr,
-        cport: k.cport,
-        vport: k.vport,
-        dport,
-        proto: k.proto,
-        state: 0,
-        flags,
-        dest: di,
-        daddr,
-        timeout: 3 * HZ,
-        last_used: n as u32,
-        tref,
-    }
+    Entry { dport, flags, dest: di, daddr, timeout: 3 * HZ, last_used: n as u32, tref, ..Entry::keyed(tag, k) }
 }

@@ -273,7 +273,22 @@ pub(crate) struct Slot<A: Addr> {
     tref: AtomicU32,
 }
 
-impl<A: Copy> Entry<A> {
+impl<A: Copy + Default> Entry<A> {
+    /// An entry of connection `k` with hash tag `tag`, every other field
+    /// zero.
+    #[inline]
+    pub(crate) fn keyed(tag: u32, k: &Key<A>) -> Self {
+        Entry {
+            tag,
+            caddr: k.caddr,
+            vaddr: k.vaddr,
+            cport: k.cport,
+            vport: k.vport,
+            proto: k.proto,
+            ..Default::default()
+        }
+    }
+
     /// The entry's connection key.
     #[inline]
     pub(crate) fn key(&self) -> Key<A> {
@@ -290,24 +305,14 @@ impl<A: Addr> Slot<A> {
     #[inline]
     fn load(&self) -> Entry<A> {
         let ports = self.ports.load(Relaxed);
-        let misc = self.misc.load(Relaxed);
-        let fd = self.fd.load(Relaxed);
-        Entry {
-            tag: self.tag.load(Relaxed),
+        let k = Key {
+            proto: (self.misc.load(Relaxed) >> 16) as u8,
             caddr: A::load(&self.caddr),
-            vaddr: A::load(&self.vaddr),
             cport: ports as u16,
+            vaddr: A::load(&self.vaddr),
             vport: (ports >> 16) as u16,
-            dport: misc as u16,
-            proto: (misc >> 16) as u8,
-            state: (misc >> 24) as u8,
-            flags: fd as u16,
-            dest: (fd >> 16) as u16,
-            daddr: A::load(&self.daddr),
-            timeout: self.timeout.load(Relaxed),
-            last_used: self.last_used.load(Relaxed),
-            tref: self.tref.load(Relaxed),
-        }
+        };
+        self.with_key(self.tag.load(Relaxed), &k)
     }
 
     /// [`load`](Self::load) for a slot known to hold connection `k` with
@@ -316,16 +321,16 @@ impl<A: Addr> Slot<A> {
     #[inline]
     fn load_keyed(&self, tag: u32, k: &Key<A>) -> Entry<A> {
         debug_assert!(self.tag() == tag && self.is(k));
+        self.with_key(tag, k)
+    }
+
+    /// The entry made of key `k`, tag `tag` and this slot's other words.
+    #[inline(always)]
+    fn with_key(&self, tag: u32, k: &Key<A>) -> Entry<A> {
         let misc = self.misc.load(Relaxed);
         let fd = self.fd.load(Relaxed);
         Entry {
-            tag,
-            caddr: k.caddr,
-            vaddr: k.vaddr,
-            cport: k.cport,
-            vport: k.vport,
             dport: misc as u16,
-            proto: k.proto,
             state: (misc >> 24) as u8,
             flags: fd as u16,
             dest: (fd >> 16) as u16,
@@ -333,6 +338,7 @@ impl<A: Addr> Slot<A> {
             timeout: self.timeout.load(Relaxed),
             last_used: self.last_used.load(Relaxed),
             tref: self.tref.load(Relaxed),
+            ..Entry::keyed(tag, k)
         }
     }
 
