@@ -1,9 +1,10 @@
 //! The connection table's uses of `unsafe`, kept in this one file: the
 //! CPU's prefetch instruction, which the batch calls use to overlap the
-//! cache misses of several look-ups, and [`HugeArena`], the memory of large
+//! cache misses of several look-ups; [`HugeArena`], the memory of large
 //! slot segments, mapped on transparent huge pages (with the `huge-pages`
 //! feature on Linux; without it the arena maps nothing and every segment
-//! comes from the global allocator).
+//! comes from the global allocator); and [`SlotMem`], one segment's slice,
+//! from either, read as a pointer and a length.
 //!
 //! `_mm_prefetch` carries `#[target_feature(enable = "sse")]`, and Rust
 //! (checked with 1.95) lets such a function be called only from `unsafe`
@@ -79,7 +80,7 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 ///
 /// A bump allocator: segments are never freed one by one (a shard's
 /// segments live as long as the table), so a chunk is unmapped only when
-/// the last [`HugeSlice`] carved from it is dropped. Chunks grow
+/// the last [`SlotMem`] carved from it is dropped. Chunks grow
 /// geometrically (2 MiB, then the size mapped so far, at most 256 MiB), so
 /// a table of n bytes of slots maps O(log n) chunks up to 256 MiB and then
 /// one per 256 MiB; a request that does not fit the last chunk's rest gets
@@ -116,38 +117,72 @@ unsafe impl Send for Chunk {}
 /// their own size).
 const MAX_CHUNK: usize = 256 << 20;
 
-/// A zeroed slice carved from a [`HugeArena`]; it keeps the arena (and so
-/// its mapping) alive.
-pub(crate) struct HugeSlice<T> {
+/// The memory of one slot segment: a zeroed slice carved from a
+/// [`HugeArena`] (which it keeps alive, and so its mapping), or a slice of
+/// the global allocator that it owns. Both are one pointer and one length,
+/// so reading the slice (every look-up does) costs no branch on where it
+/// came from.
+pub(crate) struct SlotMem<T> {
     ptr: std::ptr::NonNull<T>,
     len: usize,
-    _arena: std::sync::Arc<HugeArena>,
+    /// The arena the slice was carved from; `None` for a slice from the
+    /// global allocator, which `ptr` and `len` own (`Box::into_raw`).
+    arena: Option<std::sync::Arc<HugeArena>>,
 }
 
-// SAFETY: a HugeSlice is a shared, immutable view (only `&[T]` is handed
-// out) of memory no one else aliases mutably, owned as long as the slice
-// lives through the Arc; sharing or sending it is sharing `&[T]`, which is
-// sound for `T: Sync`.
-unsafe impl<T: Sync> Send for HugeSlice<T> {}
+// SAFETY: a SlotMem is a shared, immutable view (only `&[T]` is handed
+// out) of memory no one else aliases mutably, owned as long as the SlotMem
+// lives (through the Arc, or as the Box it was made from); sharing or
+// sending it is sharing `&[T]`, which is sound for `T: Sync`, and dropping
+// it elsewhere drops only `T`s with no `Drop` of their own (`ZeroValid`)
+// or those of a `Box<[T]>` that is `Send` for `T: Sync + Send`.
+unsafe impl<T: Sync + Send> Send for SlotMem<T> {}
 // SAFETY: as above.
-unsafe impl<T: Sync> Sync for HugeSlice<T> {}
+unsafe impl<T: Sync> Sync for SlotMem<T> {}
 
-impl<T> std::fmt::Debug for HugeSlice<T> {
+impl<T> std::fmt::Debug for SlotMem<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HugeSlice").field("len", &self.len).finish()
+        f.debug_struct("SlotMem").field("len", &self.len).field("huge", &self.is_huge()).finish()
     }
 }
 
-impl<T> std::ops::Deref for HugeSlice<T> {
+impl<T> SlotMem<T> {
+    /// A slice of the global allocator.
+    pub(crate) fn heap(b: Box<[T]>) -> Self {
+        let len = b.len();
+        let ptr = std::ptr::NonNull::new(Box::into_raw(b).cast::<T>()).unwrap_or(std::ptr::NonNull::dangling());
+        SlotMem { ptr, len, arena: None }
+    }
+
+    /// Whether the slice was carved from a [`HugeArena`].
+    pub(crate) fn is_huge(&self) -> bool {
+        self.arena.is_some()
+    }
+}
+
+impl<T> std::ops::Deref for SlotMem<T> {
     type Target = [T];
     #[inline]
     fn deref(&self) -> &[T] {
-        // SAFETY: `ptr` points at `len` elements inside a live chunk (the
-        // Arc keeps the arena, and the arena keeps its chunks mapped until
-        // it drops); they were zero when carved, which is a valid `T`
-        // (`ZeroValid`), and are only ever accessed through shared
-        // references, so through `T`'s own interior mutability.
+        // SAFETY: `ptr` points at `len` initialised elements: either a
+        // `Box<[T]>`'s, alive until `drop` below, or ones inside a live
+        // chunk (the Arc keeps the arena, and the arena keeps its chunks
+        // mapped until it drops) that were zero when carved, which is a
+        // valid `T` (`ZeroValid`). Either way they are only ever accessed
+        // through shared references, so through `T`'s own interior
+        // mutability.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for SlotMem<T> {
+    fn drop(&mut self) {
+        if self.arena.is_none() {
+            // SAFETY: `ptr` and `len` came from `Box::into_raw` of a
+            // `Box<[T]>` of `len` elements (`heap`), which nothing else
+            // frees; no reference from `deref` outlives `self`.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) });
+        }
     }
 }
 
@@ -155,13 +190,13 @@ impl HugeArena {
     /// `len` zeroed elements of `T` carved from the arena, aligned to 64
     /// bytes (a cache line); `None` when the memory cannot be mapped (or
     /// off Linux), and the caller allocates elsewhere.
-    pub(crate) fn slice<T: ZeroValid>(self: &std::sync::Arc<Self>, len: usize) -> Option<HugeSlice<T>> {
+    pub(crate) fn slice<T: ZeroValid>(self: &std::sync::Arc<Self>, len: usize) -> Option<SlotMem<T>> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         if bytes == 0 || std::mem::align_of::<T>() > 64 {
             return None;
         }
         let ptr = self.carve(bytes)?;
-        Some(HugeSlice { ptr: ptr.cast(), len, _arena: self.clone() })
+        Some(SlotMem { ptr: ptr.cast(), len, arena: Some(self.clone()) })
     }
 
     /// Bytes handed out, rounded up to whole huge pages per chunk: the most
@@ -259,7 +294,7 @@ fn map_huge(_len: usize) -> Option<*mut u8> {
 #[cfg(all(feature = "huge-pages", target_os = "linux"))]
 fn unmap(base: *mut u8, len: usize) {
     // SAFETY: (base, len) is exactly one mapping made by `map_huge`, and the
-    // arena unmaps it only when it drops, after every HugeSlice (each holds
+    // arena unmaps it only when it drops, after every SlotMem carved (each holds
     // an Arc of it) is gone.
     unsafe { libc::munmap(base.cast::<libc::c_void>(), len) };
 }
