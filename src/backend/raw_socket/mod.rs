@@ -20,7 +20,8 @@
 //!
 //! The system calls socket2, polling and signal-hook do not wrap live in
 //! one small private `sys` module, the feature's only `unsafe` (the crate's
-//! other is the connection table's prefetch and huge-page arena).
+//! other is the connection table's prefetch, slot memory and huge-page
+//! arena).
 
 mod driver;
 mod error;

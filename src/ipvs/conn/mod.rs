@@ -14,10 +14,11 @@
 //!   slice of packets or flows and prefetch their table slots in groups of
 //!   16, so that the cache misses of a
 //!   large table overlap (VPP-style vector processing); on x86_64 this is
-//!   one of the crate's two uses of `unsafe` outside the OS backends
-//!   (`sys.rs`: the `_mm_prefetch` instruction). The other, in the same
-//!   file, maps large slot segments on transparent huge pages (see
-//!   [`ConnTableConfig::huge_pages`]).
+//!   one of the crate's uses of `unsafe` outside the OS backends (`sys.rs`:
+//!   the `_mm_prefetch` instruction). The others, in the same file, are a
+//!   slot segment's memory (heap or huge pages), read as one pointer and
+//!   one length, and the mapping of large slot segments on transparent
+//!   huge pages (see [`ConnTableConfig::huge_pages`]).
 //! * [`tcp`] and [`sctp`] hold the kernel's state tables; [`state`] the
 //!   timeouts `ipvsadm --set` changes.
 //! * [`listing`] renders `ipvsadm -Lnc` and reads and writes the kernel's

@@ -242,7 +242,8 @@ impl ConnTable {
         );
     }
 
-    /// Prefetches the slot of a packet's connection: hashed by the client,
+    /// Prefetches the first slots of the run of a packet's connection (those
+    /// a look-up compares at once): hashed by the client,
     /// the source of a client packet and the destination of a reply. Gives
     /// that hash (0 for a flow of mixed families, which is refused).
     #[inline]

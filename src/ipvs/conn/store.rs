@@ -17,8 +17,10 @@
 //! use. Memory per IPv4 connection is thus 53 to 80 bytes here, plus 4 bytes
 //! per timer handle (see [`super::wheel`]). The fill limit trades memory for
 //! short probe runs: at 3/4 a hit reads 2.5 slots on average at most
-//! (linear probing's ½(1 + 1/(1 − α))), about two cache lines, where 7/8
-//! would read up to 4.5 slots; fewer lines per look-up keep more of a
+//! (linear probing's ½(1 + 1/(1 − α))), where 7/8 would read up to 4.5
+//! slots. A look-up loads the tags of the first four IPv4 slots (two IPv6
+//! ones) of its run at once, three or four cache lines, which covers most
+//! runs (see `Shard::find_key`); fewer lines per look-up keep more of a
 //! working set of flows in cache.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -684,7 +686,8 @@ impl<A: Addr> Shard<A> {
     }
 
     /// How many slots [`find_key`](Self::find_key) compares at once: four
-    /// IPv4 slots (160 bytes, two or three cache lines), two IPv6 ones.
+    /// IPv4 slots (160 bytes), two IPv6 ones (152 bytes); three or four
+    /// cache lines either way.
     #[inline(always)]
     const fn window() -> usize {
         if std::mem::size_of::<Slot<A>>() <= 48 { 4 } else { 2 }
@@ -735,7 +738,7 @@ impl<A: Addr> Shard<A> {
             }
         }
         let _g = self.inner.lock();
-        self.find_key(tag, k, |_, s| read(s))
+        self.probe(tag, |_, s| s.is(k).then(|| read(s)))
     }
 
     /// The earliest due tick (widened against `reference`) among the
@@ -1021,7 +1024,7 @@ mod tests {
         // Every slot index maps to its place in the segments laid end to
         // end.
         let (mut k, mut start) = (0, 0u32);
-        for i in 0..(1u32 << 20) {
+        for i in 0..MAX_SLOTS {
             if i - start == segment_len(k) as u32 {
                 (k, start) = (k + 1, i);
             }
@@ -1107,12 +1110,20 @@ mod tests {
     }
 
     /// `find_key`'s window (tags compared together, a miss ended by an
-    /// empty slot in it) answers as the plain walk does: random tags, a
-    /// quarter of them shared by several keys, on shards at their fullest
-    /// (runs crossing segments and wrapping past the last slot), after
-    /// inserts and after removals, for present and absent keys alike.
+    /// empty slot in it) answers as the plain walk does, in both families
+    /// (windows of four and of two slots): random tags, a quarter of them
+    /// shared by several keys, on shards at their fullest, after inserts
+    /// and after removals, for present and absent keys alike; and runs
+    /// built to start in the last slots of a segment and of the table,
+    /// where the window would cross into the next segment or wrap, and the
+    /// walk answers instead.
     #[test]
     fn find_key_agrees_with_the_walk() {
+        find_key_agrees::<u32>();
+        find_key_agrees::<u128>();
+    }
+
+    fn find_key_agrees<A: Addr>() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             x ^= x << 13;
@@ -1120,41 +1131,72 @@ mod tests {
             x ^= x << 17;
             x
         };
+        let entry = |tag: u32, c: u32| Entry::<A> {
+            tag,
+            caddr: A::from_mark(c),
+            cport: 7,
+            vaddr: A::from_mark(1),
+            vport: 80,
+            proto: 6,
+            ..Default::default()
+        };
+        // Every key agrees with the walk; `gone(n)`: key n was removed.
+        let check = |w: &Writer<'_, A>, keys: &[(u32, Key<A>)], gone: &dyn Fn(usize) -> bool, what: &str| {
+            for (n, (tag, k)) in keys.iter().enumerate() {
+                let walk = w.sh.probe(*tag, |i, s| s.is(k).then_some(i));
+                assert_eq!(w.find(*tag, k), walk, "{what}, key {n}");
+                assert_eq!(walk.is_none(), gone(n), "{what}, key {n}");
+                assert_eq!(w.find(*tag, &Key { cport: 8, ..*k }), None, "{what}, key {n}");
+            }
+        };
         for round in 0..40 {
-            let sh: Shard<u32> = Shard::new(0, 0, None);
+            let sh: Shard<A> = Shard::new(0, 0, None);
             let mut w = sh.write();
             let n = [40, 70, 140, 280, 570][round % 5];
-            let mut keys: Vec<(u32, Key<u32>)> = Vec::new();
+            let mut keys: Vec<(u32, Key<A>)> = Vec::new();
             for c in 0..n as u32 {
                 let tag = match keys.len() {
                     l if l > 0 && next() % 4 == 0 => keys[next() as usize % l].0,
                     _ => next() as u32 | 0x8000_0000,
                 };
-                let mut e = entry(tag, c, 7);
-                e.tag = tag;
+                let e = entry(tag, c);
                 keys.push((tag, e.key()));
                 w.insert(e).unwrap();
             }
-            let check = |w: &Writer<'_, u32>, keys: &[(u32, Key<u32>)], gone: &dyn Fn(usize) -> bool| {
-                for (n, (tag, k)) in keys.iter().enumerate() {
-                    let walk = w.sh.probe(*tag, |i, s| s.is(k).then_some(i));
-                    assert_eq!(w.find(*tag, k), walk, "round {round}, key {n}");
-                    assert_eq!(walk.is_none(), gone(n), "round {round}, key {n}");
-                    let absent = Key { cport: 8, ..*k };
-                    assert_eq!(w.find(*tag, &absent), None);
-                }
-            };
-            check(&w, &keys, &|_| false);
+            let what = format!("round {round}");
+            check(&w, &keys, &|_| false, &what);
             for (tag, k) in keys.iter().step_by(3) {
                 let i = w.find(*tag, k).unwrap();
                 w.remove(i);
             }
-            check(&w, &keys, &|n| n % 3 == 0);
+            check(&w, &keys, &|n| n % 3 == 0, &what);
             drop(w);
             for (n, (tag, k)) in keys.iter().enumerate() {
                 assert_eq!(sh.lookup_hit(*tag, k).is_some(), n % 3 != 0);
             }
         }
+        // A shard of 192 slots (segments end at 64, 96, 128 and 192): runs
+        // whose home is one of the last three slots of segment 0, of
+        // segment 1 and of the table.
+        let sh: Shard<A> = Shard::new(100, 0, None);
+        assert_eq!(sh.size(), 192);
+        let tag_at = |home: u32, salt: u32| (((home as u64) << 31).div_ceil(192) as u32 + salt) | 0x8000_0000;
+        let mut w = sh.write();
+        let mut keys: Vec<(u32, Key<A>)> = Vec::new();
+        for (c, h) in [61u32, 62, 63, 93, 94, 95, 189, 190, 191].into_iter().cycle().take(27).enumerate() {
+            let tag = tag_at(h, c as u32 / 9);
+            assert_eq!(home(tag, 192), h);
+            let e = entry(tag, c as u32);
+            keys.push((tag, e.key()));
+            w.insert(e).unwrap();
+        }
+        assert_eq!(sh.size(), 192, "no growth");
+        check(&w, &keys, &|_| false, "segment and table ends");
+        for (tag, k) in keys.iter().step_by(2) {
+            let i = w.find(*tag, k).unwrap();
+            w.remove(i);
+        }
+        check(&w, &keys, &|n| n % 2 == 0, "segment and table ends, after removals");
     }
 
     #[test]

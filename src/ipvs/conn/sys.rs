@@ -132,10 +132,10 @@ pub(crate) struct SlotMem<T> {
 
 // SAFETY: a SlotMem is a shared, immutable view (only `&[T]` is handed
 // out) of memory no one else aliases mutably, owned as long as the SlotMem
-// lives (through the Arc, or as the Box it was made from); sharing or
-// sending it is sharing `&[T]`, which is sound for `T: Sync`, and dropping
-// it elsewhere drops only `T`s with no `Drop` of their own (`ZeroValid`)
-// or those of a `Box<[T]>` that is `Send` for `T: Sync + Send`.
+// lives (through the Arc, or as the Box it was made from); sharing it is
+// sharing `&[T]`, which is sound for `T: Sync`; sending it also sends
+// what it owns, a `Box<[T]>` (`Send` for `T: Send`) or an Arc of the arena
+// (`Send`), so `Send` asks `T: Send + Sync`.
 unsafe impl<T: Sync + Send> Send for SlotMem<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for SlotMem<T> {}

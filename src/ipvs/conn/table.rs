@@ -432,8 +432,9 @@ impl ConnTable {
         }
     }
 
-    /// Prefetches the home slot of the connections of client endpoint
-    /// (`proto`, `caddr`, `cport`), and gives that endpoint's hash.
+    /// Prefetches the first slots of the run of the connections of client
+    /// endpoint (`proto`, `caddr`, `cport`), those a look-up compares at
+    /// once, and gives that endpoint's hash.
     #[inline]
     pub(crate) fn prefetch_client(&self, proto: u8, caddr: IpAddr, cport: u16) -> u64 {
         match caddr {
