@@ -599,17 +599,38 @@ impl<A: Addr> Shard<A> {
     /// catches. Always inlined: each caller is on a packet's path, and
     /// inlined, `f` folds into it.
     #[inline(always)]
-    fn probe<'s, R>(&'s self, tag: u32, mut f: impl FnMut(u32, &'s Slot<A>) -> Option<R>) -> Option<R> {
-        let size = self.size();
+    fn probe<'s, R>(&'s self, tag: u32, f: impl FnMut(u32, &'s Slot<A>) -> Option<R>) -> Option<R> {
+        self.probe_from(tag, self.size(), 0, f)
+    }
+
+    /// [`probe`](Self::probe) in a shard of `size` slots, from the slot
+    /// `d0` after the home slot of `tag` (less than `size`), the caller
+    /// knowing that the `d0` slots before it are none of them empty and hold
+    /// nothing `f` looks for. The walk's early stop is still right from
+    /// there: if `tag`'s run ended among those slots, every entry after it
+    /// has its home past `tag`'s (Robin Hood order sorts a cluster by home
+    /// slot), so it sits closer to its own home than the walk is to
+    /// `tag`'s, and the walk stops at the first slot it reads.
+    #[inline(always)]
+    fn probe_from<'s, R>(
+        &'s self,
+        tag: u32,
+        size: u32,
+        d0: u32,
+        mut f: impl FnMut(u32, &'s Slot<A>) -> Option<R>,
+    ) -> Option<R> {
         if size == 0 {
             return None;
         }
-        let mut i = home(tag, size);
+        let mut i = home(tag, size) + d0;
+        if i >= size {
+            i -= size;
+        }
         // The segment holding slot `i`, looked up once and then walked: a
         // run leaves it only at its end (or wraps to slot 0).
         let (mut k, mut off) = locate(i);
         let mut seg: &'s [Slot<A>] = self.segs.get(k)?.get()?;
-        let mut d = 0u32;
+        let mut d = d0;
         while d < size {
             let s = seg.get(off)?;
             let t = s.tag();
@@ -652,14 +673,16 @@ impl<A: Addr> Shard<A> {
     /// one slot only, so a key match anywhere in the window is the answer,
     /// whatever the run's order; with no match, an empty slot in the window
     /// means a miss (linear probing keeps the slots from a key's home slot
-    /// to its entry free of holes). Past the window, or with the window
-    /// crossing a segment or the table's end, the walk of `probe` decides.
-    /// O(1) expected.
+    /// to its entry free of holes). Otherwise the walk of `probe` goes on
+    /// from the slot after the window, or from the home slot when the
+    /// window would cross a segment or the table's end. O(1) expected.
     #[inline(always)]
     fn find_key<'s, R>(&'s self, tag: u32, k: &Key<A>, read: impl Fn(u32, &'s Slot<A>) -> R) -> Option<R> {
         let size = self.size();
         let i = home(tag, size);
         let w = Self::window();
+        // Where the walk below starts: after the window when it was read.
+        let mut from = 0;
         if size as usize >= i as usize + w {
             let (seg, off) = locate(i);
             if let Some(run) = self.segs.get(seg).and_then(|s| s.get()).and_then(|s| s.get(off..off + w)) {
@@ -680,9 +703,10 @@ impl<A: Addr> Shard<A> {
                 if empty != 0 {
                     return None;
                 }
+                from = w as u32;
             }
         }
-        self.probe(tag, |j, s| s.is(k).then(|| read(j, s)))
+        self.probe_from(tag, size, from, |j, s| s.is(k).then(|| read(j, s)))
     }
 
     /// How many slots [`find_key`](Self::find_key) compares at once: four
