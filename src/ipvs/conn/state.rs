@@ -96,15 +96,33 @@ impl ConnState {
 
     /// The state of a (non-template) connection of `protocol` with kernel
     /// number `n`.
+    /// A number the protocol does not define reads as its NONE state. One
+    /// load from [`BY_RAW`], with no branch on the protocol: every
+    /// one-call look-up converts its entry's state.
     #[inline]
     pub(crate) fn from_raw(protocol: Protocol, n: u8) -> ConnState {
-        match protocol {
-            Protocol::Tcp => ConnState::Tcp(TcpState::from_index(n).unwrap_or(TcpState::None)),
-            Protocol::Udp => ConnState::Udp,
-            Protocol::Sctp => ConnState::Sctp(SctpState::from_index(n).unwrap_or(SctpState::None)),
-        }
+        BY_RAW[protocol as usize][n as usize]
     }
 }
+
+/// [`ConnState::from_raw`] for every protocol (in [`Protocol`]'s order)
+/// and every state number, 1.5 KB.
+static BY_RAW: [[ConnState; 256]; 3] = {
+    let mut t = [[ConnState::Udp; 256]; 3];
+    let mut n = 0;
+    while n < 256 {
+        t[Protocol::Tcp as usize][n] = ConnState::Tcp(match TcpState::from_index(n as u8) {
+            Some(s) => s,
+            None => TcpState::None,
+        });
+        t[Protocol::Sctp as usize][n] = ConnState::Sctp(match SctpState::from_index(n as u8) {
+            Some(s) => s,
+            None => SctpState::None,
+        });
+        n += 1;
+    }
+    t
+};
 
 impl fmt::Display for ConnState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -237,6 +255,22 @@ pub(crate) fn is_established(protocol: Protocol, state: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table gives each protocol's state by its kernel number, and
+    /// NONE for a number the protocol does not define.
+    #[test]
+    fn from_raw_reads_every_number() {
+        for n in 0..=255u8 {
+            let tcp = TcpState::ALL.get(n as usize).copied().unwrap_or(TcpState::None);
+            let sctp = SctpState::ALL.get(n as usize).copied().unwrap_or(SctpState::None);
+            assert_eq!(ConnState::from_raw(Protocol::Tcp, n), ConnState::Tcp(tcp), "{n}");
+            assert_eq!(ConnState::from_raw(Protocol::Udp, n), ConnState::Udp, "{n}");
+            assert_eq!(ConnState::from_raw(Protocol::Sctp, n), ConnState::Sctp(sctp), "{n}");
+        }
+        assert_eq!(ConnState::from_raw(Protocol::Tcp, 1), ConnState::Tcp(TcpState::Established));
+        assert_eq!(TcpState::ALL.len(), TCP_STATES);
+        assert_eq!(SctpState::ALL.len(), SCTP_STATES);
+    }
 
     #[test]
     fn set_timeouts_like_ipvsadm() {
