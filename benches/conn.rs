@@ -77,7 +77,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use lvskit::ipvs::conn::{
-    ConnEntry, ConnState, ConnTable, ConnTableConfig, Direction, DropReason, Forward, Packet, Segment, TcpFlags,
+    ConnEntry, ConnState, ConnTable, ConnTableConfig, Direction, DropReason, Forward, HZ, Packet, Segment, TcpFlags,
     TcpState, Verdict, tcp,
 };
 use lvskit::ipvs::{DestConfig, Flow, ForwardMethod, Protocol, Service, ServiceConfig, ServiceKey};
@@ -87,8 +87,9 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// Pre-generated keys per run (a power of two).
 const KEYS: usize = 1 << 16;
 const BATCH: usize = 256;
-/// Ticks per second, as the table counts (for the baseline's timer fields).
-const HZ: u32 = 250;
+/// The first of the service's eight servers, 198.51.100.10 (the others
+/// follow it).
+const FIRST_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
 /// The i-th client endpoint: a bijection of i onto (address, port).
 #[inline]
@@ -132,7 +133,7 @@ fn service() -> Service {
     let mut svc =
         Service::new(ServiceConfig::new(ServiceKey::addr(Protocol::Tcp, IpAddr::V4(VIP), 80), "rr"), 0).unwrap();
     for k in 0..8u8 {
-        svc.add_dest(DestConfig::masq(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + k)), 8080)).unwrap();
+        svc.add_dest(DestConfig::masq(IpAddr::V4(Ipv4Addr::from(u32::from(FIRST_SERVER) + k as u32)), 8080)).unwrap();
     }
     svc
 }
@@ -224,7 +225,7 @@ impl Baseline {
     fn insert(&self, f: &Flow, k: u64, now: u32, state: TcpState) {
         let d = 7 - (k % 8) as u8;
         let v = BVal {
-            daddr: 0xc633_640a + d as u32,
+            daddr: u32::from(FIRST_SERVER) + d as u32,
             dport: 8080,
             dest: d,
             state,
@@ -429,7 +430,7 @@ fn same_answers(t0: Instant) {
     }
     for d in svc.dests() {
         let IpAddr::V4(a) = d.addr() else { unreachable!() };
-        let k = (u32::from(a) - 0xc633_640a) as usize;
+        let k = (u32::from(a) - u32::from(FIRST_SERVER)) as usize;
         let theirs = (base.active[k].load(Relaxed), base.inactive[k].load(Relaxed));
         assert_eq!((d.active_conns(), d.inactive_conns()), theirs, "server {a}");
     }

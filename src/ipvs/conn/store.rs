@@ -762,6 +762,8 @@ impl<A: Addr> Shard<A> {
             }
         }
         let _g = self.inner.lock();
+        // The same answer as `find_key` (its test checks that) without a
+        // second inlined copy of the window in this rare path.
         self.probe(tag, |_, s| s.is(k).then(|| read(s)))
     }
 

@@ -126,7 +126,7 @@ pub(crate) struct SlotMem<T> {
     ptr: std::ptr::NonNull<T>,
     len: usize,
     /// The arena the slice was carved from; `None` for a slice from the
-    /// global allocator, which `ptr` and `len` own (`Box::into_raw`).
+    /// global allocator, which `ptr` and `len` own (`Box::leak`).
     arena: Option<std::sync::Arc<HugeArena>>,
 }
 
@@ -150,7 +150,8 @@ impl<T> SlotMem<T> {
     /// A slice of the global allocator.
     pub(crate) fn heap(b: Box<[T]>) -> Self {
         let len = b.len();
-        let ptr = std::ptr::NonNull::new(Box::into_raw(b).cast::<T>()).unwrap_or(std::ptr::NonNull::dangling());
+        // Leaked here, taken back in `drop` (`Box::from_raw`).
+        let ptr = std::ptr::NonNull::from(Box::leak(b)).cast::<T>();
         SlotMem { ptr, len, arena: None }
     }
 
@@ -178,9 +179,8 @@ impl<T> std::ops::Deref for SlotMem<T> {
 impl<T> Drop for SlotMem<T> {
     fn drop(&mut self) {
         if self.arena.is_none() {
-            // SAFETY: `ptr` and `len` came from `Box::into_raw` of a
-            // `Box<[T]>` of `len` elements (`heap`), which nothing else
-            // frees; no reference from `deref` outlives `self`.
+            // SAFETY: `ptr` and `len` came from `Box::leak` of a `Box<[T]>`
+            // of `len` elements (`heap`), which nothing else frees; no reference from `deref` outlives `self`.
             drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) });
         }
     }
