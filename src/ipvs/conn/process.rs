@@ -582,11 +582,12 @@ impl ConnTable {
     #[inline]
     fn forward_of<A: Addr>(&self, e: &Entry<A>, d: &Dest, created: bool, one_packet: bool) -> Forward {
         let protocol = Protocol::from_number(e.proto).unwrap_or(Protocol::Tcp);
-        let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
+        let dest =
+            if e.flags & flag::WIDE_DADDR != 0 { SocketAddr::new(d.addr(), e.dport) } else { e.daddr.socket(e.dport) };
         Forward {
-            client: SocketAddr::new(e.caddr.to_ip(), e.cport),
-            virtual_addr: SocketAddr::new(e.vaddr.to_ip(), e.vport),
-            dest: SocketAddr::new(daddr, e.dport),
+            client: e.caddr.socket(e.cport),
+            virtual_addr: e.vaddr.socket(e.vport),
+            dest,
             method: forward_method(e.flags, Some(d)),
             state: ConnState::from_raw(protocol, e.state),
             created,

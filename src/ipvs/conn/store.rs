@@ -23,7 +23,7 @@
 //! runs (see `Shard::find_key`); fewer lines per look-up keep more of a
 //! working set of flows in cache.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*, fence};
 use std::sync::{Arc, OnceLock};
 
@@ -46,6 +46,9 @@ pub(crate) trait Addr: Copy + Eq + Default + Send + Sync + std::fmt::Debug + 'st
     fn store(a: &Self::Atomic, v: Self);
     fn from_ip(ip: IpAddr) -> Option<Self>;
     fn to_ip(self) -> IpAddr;
+    /// The socket address of this address and `port`, built in its own
+    /// family (no match on an `IpAddr`).
+    fn socket(self, port: u16) -> SocketAddr;
     /// The hash of a client endpoint.
     fn hash(h: &KeyedHash, proto: u8, caddr: Self, cport: u16) -> u64;
     /// The address as a 128-bit integer (IPv4 in the low 32 bits).
@@ -77,6 +80,10 @@ impl Addr for u32 {
     #[inline]
     fn to_ip(self) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(self))
+    }
+    #[inline]
+    fn socket(self, port: u16) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(self), port))
     }
     #[inline]
     fn hash(h: &KeyedHash, proto: u8, caddr: u32, cport: u16) -> u64 {
@@ -127,6 +134,10 @@ impl Addr for u128 {
     #[inline]
     fn to_ip(self) -> IpAddr {
         IpAddr::V6(Ipv6Addr::from(self))
+    }
+    #[inline]
+    fn socket(self, port: u16) -> SocketAddr {
+        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(self), port, 0, 0))
     }
     #[inline]
     fn hash(h: &KeyedHash, proto: u8, caddr: u128, cport: u16) -> u64 {
@@ -1143,6 +1154,17 @@ mod tests {
     /// built to start in the last slots of a segment and of the table,
     /// where the window would cross into the next segment or wrap, and the
     /// walk answers instead.
+    /// `Addr::socket` is `SocketAddr::new` of `to_ip`, in both families.
+    #[test]
+    fn socket_is_the_ip_and_port() {
+        for (a, p) in [(0u32, 0u16), (0xc633_640a, 8080), (u32::MAX, u16::MAX)] {
+            assert_eq!(a.socket(p), SocketAddr::new(a.to_ip(), p));
+        }
+        for (a, p) in [(0u128, 0u16), (0x2001_0db8 << 96 | 0x10, 443), (u128::MAX, u16::MAX)] {
+            assert_eq!(a.socket(p), SocketAddr::new(a.to_ip(), p));
+        }
+    }
+
     #[test]
     fn find_key_agrees_with_the_walk() {
         find_key_agrees::<u32>();

@@ -357,7 +357,7 @@ impl ConnTable {
         let (k, tag, sh) = self.place::<A>(flow, h)?;
         let (daddr, dport, flags) = sh.lookup_dest(tag, &k)?;
         if flags & flag::WIDE_DADDR == 0 {
-            return Some(SocketAddr::new(daddr.to_ip(), dport));
+            return Some(daddr.socket(dport));
         }
         self.lookup_locked(sh, tag, &k, 0).map(|e| e.dest)
     }
@@ -466,7 +466,7 @@ impl ConnTable {
         let (k, tag, sh) = self.place::<A>(flow, h)?;
         let hit = sh.lookup_hit(tag, &k)?;
         if hit.flags & flag::WIDE_DADDR == 0 && hit.flags & flag::FWD_MASK != FWD_TUNNEL {
-            return Some(self.conn_entry(&k, &hit, hit.daddr.to_ip(), None, t));
+            return Some(self.conn_entry(&k, &hit, hit.daddr.socket(hit.dport), None, t));
         }
         // The server's address (other family) or tunnel parameters live with
         // the server: read them under the lock.
@@ -481,26 +481,26 @@ impl ConnTable {
         let e = w.get(i);
         let d = w.g.dests.get(e.dest)?;
         let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
-        Some(self.conn_entry(&e.key(), &e.hit(), daddr, Some(d), t))
+        Some(self.conn_entry(&e.key(), &e.hit(), SocketAddr::new(daddr, e.dport), Some(d), t))
     }
 
     /// The listing form of connection `k` whose slot reads `hit`, its
-    /// server at `daddr`.
+    /// server at `server`.
     #[inline]
     pub(crate) fn conn_entry<A: Addr>(
         &self,
         k: &Key<A>,
         hit: &Hit<A>,
-        daddr: IpAddr,
+        server: SocketAddr,
         dest: Option<&Dest>,
         now: u64,
     ) -> ConnEntry {
         let protocol = Protocol::from_number(k.proto).unwrap_or(Protocol::Tcp);
         ConnEntry {
             protocol: k.proto,
-            client: SocketAddr::new(k.caddr.to_ip(), k.cport),
-            virtual_addr: SocketAddr::new(k.vaddr.to_ip(), k.vport),
-            dest: SocketAddr::new(daddr, hit.dport),
+            client: k.caddr.socket(k.cport),
+            virtual_addr: k.vaddr.socket(k.vport),
+            dest: server,
             state: ConnState::from_raw(protocol, hit.state),
             template: false,
             forward: Some(forward_method(hit.flags, dest)),
@@ -564,7 +564,7 @@ impl ConnTable {
             let d = w.g.dests.get(e.dest);
             let daddr =
                 if e.flags & flag::WIDE_DADDR != 0 { d.map_or(e.daddr.to_ip(), |d| d.addr()) } else { e.daddr.to_ip() };
-            f(self.conn_entry(&e.key(), &e.hit(), daddr, d.map(|d| &**d), t));
+            f(self.conn_entry(&e.key(), &e.hit(), SocketAddr::new(daddr, e.dport), d.map(|d| &**d), t));
         });
         for (_, tp) in w.g.templates.iter() {
             f(self.template_entry(tp, t));
