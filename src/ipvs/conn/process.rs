@@ -36,7 +36,7 @@ use super::state::{
     ConnState, DIR_INPUT, DIR_INPUT_ONLY, DIR_OUTPUT, Direction, Segment, is_active, is_established, transition,
 };
 use super::store::{Addr, At, Entry, Key, NO_TEMPLATE, Shard, flag};
-use super::table::{ConnTable, Family, forward_method, template_item};
+use super::table::{ConnTable, Family, forward_method, server_of, template_item};
 use super::tcp::TcpState;
 use super::template::Template;
 use super::time::{HZ, Now, instant_of, widen};
@@ -243,9 +243,9 @@ impl ConnTable {
     }
 
     /// Prefetches the first slots of the run of a packet's connection (those
-    /// a look-up compares at once): hashed by the client,
-    /// the source of a client packet and the destination of a reply. Gives
-    /// that hash (0 for a flow of mixed families, which is refused).
+    /// a look-up compares at once): hashed by the client, the source of a
+    /// client packet and the destination of a reply. Gives that hash (0 for
+    /// a flow of mixed families, which is refused).
     #[inline]
     fn prefetch_packet(&self, p: &Packet) -> u64 {
         let f = &p.flow;
@@ -582,12 +582,10 @@ impl ConnTable {
     #[inline]
     fn forward_of<A: Addr>(&self, e: &Entry<A>, d: &Dest, created: bool, one_packet: bool) -> Forward {
         let protocol = Protocol::from_number(e.proto).unwrap_or(Protocol::Tcp);
-        let dest =
-            if e.flags & flag::WIDE_DADDR != 0 { SocketAddr::new(d.addr(), e.dport) } else { e.daddr.socket(e.dport) };
         Forward {
             client: e.caddr.socket(e.cport),
             virtual_addr: e.vaddr.socket(e.vport),
-            dest,
+            dest: server_of(e, Some(d)),
             method: forward_method(e.flags, Some(d)),
             state: ConnState::from_raw(protocol, e.state),
             created,

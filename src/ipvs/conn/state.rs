@@ -96,6 +96,7 @@ impl ConnState {
 
     /// The state of a (non-template) connection of `protocol` with kernel
     /// number `n`.
+    ///
     /// A number the protocol does not define reads as its NONE state. One
     /// load from [`BY_RAW`], with no branch on the protocol: every
     /// one-call look-up converts its entry's state.
@@ -104,6 +105,9 @@ impl ConnState {
         BY_RAW[protocol as usize][n as usize]
     }
 }
+
+// `BY_RAW` has one row per protocol, indexed by `Protocol as usize`.
+const _: () = assert!(Protocol::Tcp as usize == 0 && Protocol::Udp as usize == 1 && Protocol::Sctp as usize == 2);
 
 /// [`ConnState::from_raw`] for every protocol (in [`Protocol`]'s order)
 /// and every state number, 1.5 KB.

@@ -1146,14 +1146,6 @@ mod tests {
         }
     }
 
-    /// `find_key`'s window (tags compared together, a miss ended by an
-    /// empty slot in it) answers as the plain walk does, in both families
-    /// (windows of four and of two slots): random tags, a quarter of them
-    /// shared by several keys, on shards at their fullest, after inserts
-    /// and after removals, for present and absent keys alike; and runs
-    /// built to start in the last slots of a segment and of the table,
-    /// where the window would cross into the next segment or wrap, and the
-    /// walk answers instead.
     /// `Addr::socket` is `SocketAddr::new` of `to_ip`, in both families.
     #[test]
     fn socket_is_the_ip_and_port() {
@@ -1165,6 +1157,14 @@ mod tests {
         }
     }
 
+    /// `find_key`'s window (tags compared together, a miss ended by an
+    /// empty slot in it) answers as the plain walk does, in both families
+    /// (windows of four and of two slots): random tags, a quarter of them
+    /// shared by several keys, on shards at their fullest, after inserts
+    /// and after removals, for present and absent keys alike; and runs
+    /// built to start in the last slots of a segment and of the table,
+    /// where the window would cross into the next segment or wrap, and the
+    /// walk answers instead.
     #[test]
     fn find_key_agrees_with_the_walk() {
         find_key_agrees::<u32>();

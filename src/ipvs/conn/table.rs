@@ -480,8 +480,7 @@ impl ConnTable {
         let i = w.find(tag, k)?;
         let e = w.get(i);
         let d = w.g.dests.get(e.dest)?;
-        let daddr = if e.flags & flag::WIDE_DADDR != 0 { d.addr() } else { e.daddr.to_ip() };
-        Some(self.conn_entry(&e.key(), &e.hit(), SocketAddr::new(daddr, e.dport), Some(d), t))
+        Some(self.conn_entry(&e.key(), &e.hit(), server_of(&e, Some(d)), Some(d), t))
     }
 
     /// The listing form of connection `k` whose slot reads `hit`, its
@@ -513,8 +512,8 @@ impl ConnTable {
     pub(crate) fn template_entry<A: Addr>(&self, t: &Template<A>, now: u64) -> ConnEntry {
         ConnEntry {
             protocol: t.proto,
-            client: SocketAddr::new(t.caddr.to_ip(), t.cport),
-            virtual_addr: SocketAddr::new(t.vaddr.to_ip(), t.vport),
+            client: t.caddr.socket(t.cport),
+            virtual_addr: t.vaddr.socket(t.vport),
             dest: SocketAddr::new(t.dest.addr(), t.dport),
             state: ConnState::Template { assured: t.assured },
             template: true,
@@ -561,10 +560,8 @@ impl ConnTable {
         let Some(sh) = A::shards(self).get(si) else { return };
         let w = sh.write();
         w.for_each(|_, e| {
-            let d = w.g.dests.get(e.dest);
-            let daddr =
-                if e.flags & flag::WIDE_DADDR != 0 { d.map_or(e.daddr.to_ip(), |d| d.addr()) } else { e.daddr.to_ip() };
-            f(self.conn_entry(&e.key(), &e.hit(), SocketAddr::new(daddr, e.dport), d.map(|d| &**d), t));
+            let d = w.g.dests.get(e.dest).map(|d| &**d);
+            f(self.conn_entry(&e.key(), &e.hit(), server_of(&e, d), d, t));
         });
         for (_, tp) in w.g.templates.iter() {
             f(self.template_entry(tp, t));
@@ -889,6 +886,17 @@ fn resolve<A: Addr>(sh: &Shard<A>, templates: &TemplateStore<A>, item: u32, refe
     } else {
         let (idx, generation) = (item & 0x7f_ffff, (item >> 23) as u8);
         templates.get(idx).filter(|tp| tp.generation == generation).map(|tp| widen(reference, tp.due32()))
+    }
+}
+
+/// The server of entry `e` as a socket address: its own address, or the
+/// address of its server `dest` when that is of the other family (the
+/// `WIDE_DADDR` flag; with no `dest` at hand, the stored one), and its port.
+#[inline]
+pub(crate) fn server_of<A: Addr>(e: &Entry<A>, dest: Option<&Dest>) -> SocketAddr {
+    match dest {
+        Some(d) if e.flags & flag::WIDE_DADDR != 0 => SocketAddr::new(d.addr(), e.dport),
+        _ => e.daddr.socket(e.dport),
     }
 }
 
