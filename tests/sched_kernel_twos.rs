@@ -8,15 +8,23 @@
 //! this file asks `scripts/ipvs-vm` for it), a twos service with servers of
 //! weights 1, 2 and 5, a weight-0 server and one with an upper threshold of
 //! 3 gets 240 connections that stay open, over IPv4 and IPv6. lvskit's twos
-//! replays the same run with 64 different seeds. Both must leave the
-//! weight-0 server empty and stop the thresholded one at 3. The kernel's
-//! count for every other server must lie within 4 standard deviations (at
-//! least 6 connections) of lvskit's mean over the seeds (the loaded-pair
-//! comparison keeps both close to the weight shares, 30/60/150). A
-//! least-connection scheduler would pass that too, so the kernel must also
-//! show the same randomness: the fraction of picks that went to a server other
-//! than the least loaded one (per weight) at that moment must lie within 4
-//! standard deviations of lvskit's mean (it is 0 for wlc, about 0.5 here).
+//! replays the same run with 1000 different seeds. Both must leave the
+//! weight-0 server empty and stop the thresholded one at 3. A least-connection
+//! scheduler would match the shares too (about 30/60/150), so the kernel must
+//! also show the same randomness: the fraction of picks that went to a server
+//! other than the least loaded one (per weight) at that moment (0 for wlc,
+//! about 0.52 here).
+//!
+//! The kernel gives one sample of each statistic per family, and their
+//! distributions have long tails (the fraction over 40 000 seeds: mean 0.521,
+//! sd 0.075, 99.9th percentile 0.779, maximum 0.850; the weight-1 server's
+//! connections: mean 29.4, sd 0.8, minimum 23). So each kernel figure must lie
+//! in the range lvskit's 1000 seeds span, widened by 4 standard deviations for
+//! the connections and by 2 for the fraction (which keeps the fraction's band
+//! at 0.16 and above, failing wlc's 0). Of 200 000 other lvskit seeds, 2 fell
+//! outside those bands. The band of the mean and 4 standard deviations over 64
+//! seeds it replaces would have failed 478 of them, and it failed one CI run on
+//! a kernel that agrees (66 kernel runs made a mean fraction of 0.52).
 
 mod common;
 
@@ -102,23 +110,30 @@ fn run(lab: &mut Lab, fam: Fam, rport: u16, next_port: &mut u16) -> Result<Strin
         let xs: Vec<f64> = runs.iter().map(|r| r[j]).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt();
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // How many standard deviations the range is widened by.
+        let widen = if j < SERVERS.len() { 4.0 } else { 2.0 };
+        let in_range = |k: f64| k >= lo - widen * sd && k <= hi + widen * sd;
         let (what, ok) = match SERVERS.get(j) {
             Some(&(_, 0, _)) => ("weight 0: connections".to_string(), *k == 0.0 && xs.iter().all(|&x| x == 0.0)),
             Some(&(_, w, u)) if u > 0 => (
                 format!("weight {w}, upper threshold {u}: connections"),
                 *k == u as f64 && xs.iter().all(|&x| x == u as f64),
             ),
-            Some(&(_, w, _)) => (format!("weight {w}: connections"), (k - mean).abs() <= (4.0 * sd).max(6.0)),
-            None => ("picks not to a least loaded server".to_string(), (k - mean).abs() <= (4.0 * sd).max(0.04)),
+            Some(&(_, w, _)) => (format!("weight {w}: connections"), in_range(*k)),
+            None => ("picks not to a least loaded server".to_string(), in_range(*k)),
         };
-        report.push_str(&format!("  {what}: kernel {k:.3}, lvskit mean {mean:.3} sd {sd:.3} over {SEEDS} seeds\n"));
+        report.push_str(&format!(
+            "  {what}: kernel {k:.3}, lvskit mean {mean:.3} sd {sd:.3} range {lo:.3}..={hi:.3} over {SEEDS} seeds\n"
+        ));
         bad |= !ok;
     }
     if bad { Err(format!("twos differs from the kernel ({fam:?}):\n{report}")) } else { Ok(report) }
 }
 
 /// lvskit seeds the statistics are taken over.
-const SEEDS: u64 = 64;
+const SEEDS: u64 = 1000;
 
 /// The fraction of picks in `seq` that went to a server whose active
 /// connections per weight were above the lowest among the servers that
