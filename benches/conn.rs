@@ -61,9 +61,18 @@
 //! other instructions each, on one thread and on two. These bound what any
 //! one-call look-up and any two-thread run can reach on that machine.
 //!
+//! The `processes` step measures the one-call look-ups (`lookup_hit`,
+//! `lookup_hit_tick`, `lookup_dest_hit`) in several fresh processes, one
+//! after another, each with its own table of `size` connections (see
+//! [`processes`]): on a virtual machine the host backs each process's memory
+//! anew, and a one-call look-up, which waits for its own cache miss, moves
+//! with that placement far more than with the code.
+//!
 //! `LVSKIT_CONN_BENCH_SIZES` (default `1000000,10000000`) picks the sizes;
 //! `LVSKIT_CONN_BENCH_ONLY` a comma-separated subset of `insert`, `lookup`,
-//! `process`, `expire`, `threads`, `machine`, `paired`, `baseline`;
+//! `process`, `expire`, `threads`, `machine`, `paired`, `processes`,
+//! `baseline`; `LVSKIT_CONN_BENCH_PROCESSES` (default 9) sets how many
+//! processes that step starts per size;
 //! `LVSKIT_CONN_BENCH_PAIRED_ROUNDS` (default 7) and
 //! `LVSKIT_CONN_BENCH_PAIRED_OPS` (default 2 000 000) size the paired step.
 
@@ -790,7 +799,110 @@ fn paired(label: &str, pairs: &[Pair<'_>]) {
     }
 }
 
+/// Processes [`processes`] starts per size.
+fn process_count() -> usize {
+    std::env::var("LVSKIT_CONN_BENCH_PROCESSES").ok().and_then(|s| s.parse().ok()).unwrap_or(9)
+}
+
+/// The environment variable that makes the bench binary a child of
+/// [`processes`]; its value is the table size.
+const CHILD_ENV: &str = "LVSKIT_CONN_BENCH_CHILD";
+
+/// The one-call look-ups [`processes`] times, in the order a child prints
+/// them.
+const CHILD_OPS: [&str; 3] = ["lookup_hit", "lookup_hit_tick", "lookup_dest_hit"];
+
+/// Calls `f` on `3 * KEYS` keys of `keys` in turn; returns millions of
+/// calls per second.
+fn rate<R>(keys: &[Flow], mut f: impl FnMut(&Flow) -> R) -> f64 {
+    let calls = 3 * KEYS;
+    let start = Instant::now();
+    for j in 0..calls {
+        black_box(f(&keys[j & (KEYS - 1)]));
+    }
+    calls as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// A child of [`processes`]: fills a table of `n` connections, then times
+/// each of [`CHILD_OPS`] over the same random keys as the criterion steps,
+/// 7 rounds of `3 * KEYS` calls each, the operations taking turns within a
+/// round (a first round warms up and is dropped). Prints one line: the
+/// median M/s of each operation, then the kilobytes of the process on
+/// transparent huge pages.
+fn child(n: u64) {
+    let t0 = Instant::now();
+    let mut svc = service();
+    let table = filled(n, &mut svc, t0);
+    let tick = table.tick(t0);
+    let hits = flows(&indexes(0x1234, 0, n));
+    let mut mops = vec![Vec::new(); CHILD_OPS.len()];
+    for round in 0..8 {
+        let figures = [
+            rate(&hits, |f| table.lookup(f, t0)),
+            rate(&hits, |f| table.lookup(f, tick)),
+            rate(&hits, |f| table.lookup_dest(f)),
+        ];
+        if round > 0 {
+            for (v, m) in mops.iter_mut().zip(figures) {
+                v.push(m);
+            }
+        }
+    }
+    let smaps = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    let thp_kb = smaps
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let figures: Vec<String> = mops.iter_mut().map(|v| format!("{:.2}", median(v))).collect();
+    println!("@@ {} {thp_kb}", figures.join(" "));
+}
+
+/// Starts [`process_count`] fresh processes of this bench binary one after
+/// another, each a [`child`] with its own table of `n` connections, and
+/// prints, per one-call look-up, the median over the processes, their range,
+/// each process's figure and how many reached 20 M/s (the issue's goal for a
+/// look-up hit per core).
+fn processes(label: &str, n: u64) {
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    let count = process_count();
+    let mut per_op = vec![Vec::with_capacity(count); CHILD_OPS.len()];
+    let mut thp = Vec::with_capacity(count);
+    for _ in 0..count {
+        let out = std::process::Command::new(&exe).env(CHILD_ENV, n.to_string()).output().expect("start a child");
+        assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find_map(|l| l.strip_prefix("@@ ")).expect("the child's figures");
+        let fields: Vec<f64> = line.split(' ').map(|x| x.parse().expect("a figure")).collect();
+        for (op, v) in per_op.iter_mut().enumerate() {
+            v.push(fields[op]);
+        }
+        thp.push(fields[CHILD_OPS.len()] / 1024.0);
+    }
+    eprintln!(
+        "conn/{label} processes: {count} fresh processes, one after another, each with its own table; \
+         M/s per process (median of 7 rounds), huge pages per process {} MB",
+        thp.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" ")
+    );
+    for (op, v) in per_op.iter().enumerate() {
+        let each = v.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" ");
+        let reached = v.iter().filter(|&&m| m >= 20.0).count();
+        let mut sorted = v.clone();
+        let med = median(&mut sorted);
+        eprintln!(
+            "  {:<16} median {med:>5.1} M/s [{:.1}-{:.1}], {reached} of {count} at 20 M/s or more: {each}",
+            CHILD_OPS[op],
+            sorted[0],
+            sorted[sorted.len() - 1],
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    if let Some(n) = std::env::var(CHILD_ENV).ok().and_then(|v| v.parse().ok()) {
+        child(n);
+        std::process::exit(0);
+    }
     same_answers(Instant::now());
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
@@ -800,6 +912,10 @@ fn bench(c: &mut Criterion) {
         let hits = flows(&hit_idx);
         let miss_flows = flows(&miss_idx);
         let acks = packets(&hit_idx, TcpFlags::ACK);
+
+        if only("processes") {
+            processes(&label, n);
+        }
 
         if only("insert") {
             let mut g = c.benchmark_group(format!("conn/{label}"));
