@@ -72,7 +72,8 @@
 //! `LVSKIT_CONN_BENCH_ONLY` a comma-separated subset of `insert`, `lookup`,
 //! `process`, `expire`, `threads`, `machine`, `paired`, `processes`,
 //! `baseline`; `LVSKIT_CONN_BENCH_PROCESSES` (default 9) sets how many
-//! processes that step starts per size;
+//! processes that step starts per size (`LVSKIT_CONN_BENCH_CHILD` is set by
+//! that step for its children: set by hand, it makes the binary one child);
 //! `LVSKIT_CONN_BENCH_PAIRED_ROUNDS` (default 7) and
 //! `LVSKIT_CONN_BENCH_PAIRED_OPS` (default 2 000 000) size the paired step.
 
@@ -147,12 +148,18 @@ fn service() -> Service {
     svc
 }
 
-fn rss_bytes() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// Bytes of the field `key` (e.g. `VmRSS:`) of the `/proc` file at `path`,
+/// which gives it in kB; 0 if absent.
+fn proc_bytes(path: &str, key: &str) -> u64 {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+fn rss_bytes() -> u64 {
+    proc_bytes("/proc/self/status", "VmRSS:")
 }
 
 fn config(n: u64) -> ConnTableConfig {
@@ -801,7 +808,7 @@ fn paired(label: &str, pairs: &[Pair<'_>]) {
 
 /// Processes [`processes`] starts per size.
 fn process_count() -> usize {
-    std::env::var("LVSKIT_CONN_BENCH_PROCESSES").ok().and_then(|s| s.parse().ok()).unwrap_or(9)
+    std::env::var("LVSKIT_CONN_BENCH_PROCESSES").ok().and_then(|s| s.parse().ok()).unwrap_or(9).max(1)
 }
 
 /// The environment variable that makes the bench binary a child of
@@ -812,23 +819,21 @@ const CHILD_ENV: &str = "LVSKIT_CONN_BENCH_CHILD";
 /// them.
 const CHILD_OPS: [&str; 3] = ["lookup_hit", "lookup_hit_tick", "lookup_dest_hit"];
 
-/// Calls `f` on `3 * KEYS` keys of `keys` in turn; returns millions of
-/// calls per second.
-fn rate<R>(keys: &[Flow], mut f: impl FnMut(&Flow) -> R) -> f64 {
-    let calls = 3 * KEYS;
+/// Millions of calls per second of `work` (see [`keys_work`]) over
+/// `3 * KEYS` calls: three passes over the `KEYS` keys.
+fn rate(work: impl Fn(usize, u64)) -> f64 {
+    let calls = 3 * KEYS as u64;
     let start = Instant::now();
-    for j in 0..calls {
-        black_box(f(&keys[j & (KEYS - 1)]));
-    }
+    work(0, calls);
     calls as f64 / start.elapsed().as_secs_f64() / 1e6
 }
 
 /// A child of [`processes`]: fills a table of `n` connections, then times
 /// each of [`CHILD_OPS`] over the same random keys as the criterion steps,
 /// 7 rounds of `3 * KEYS` calls each, the operations taking turns within a
-/// round (a first round warms up and is dropped). Prints one line: the
-/// median M/s of each operation, then the kilobytes of the process on
-/// transparent huge pages.
+/// round in an order that rotates per round (a first round warms up and is
+/// dropped). Prints one line: the median M/s of each operation, then the
+/// bytes of the process on transparent huge pages.
 fn child(n: u64) {
     let t0 = Instant::now();
     let mut svc = service();
@@ -837,25 +842,22 @@ fn child(n: u64) {
     let hits = flows(&indexes(0x1234, 0, n));
     let mut mops = vec![Vec::new(); CHILD_OPS.len()];
     for round in 0..8 {
-        let figures = [
-            rate(&hits, |f| table.lookup(f, t0)),
-            rate(&hits, |f| table.lookup(f, tick)),
-            rate(&hits, |f| table.lookup_dest(f)),
-        ];
-        if round > 0 {
-            for (v, m) in mops.iter_mut().zip(figures) {
-                v.push(m);
+        // The operations take turns in an order that rotates per round.
+        for i in 0..CHILD_OPS.len() {
+            let op = (i + round) % CHILD_OPS.len();
+            let m = match op {
+                0 => rate(keys_work(|k| table.lookup(&hits[k], t0))),
+                1 => rate(keys_work(|k| table.lookup(&hits[k], tick))),
+                _ => rate(keys_work(|k| table.lookup_dest(&hits[k]))),
+            };
+            if round > 0 {
+                mops[op].push(m);
             }
         }
     }
-    let smaps = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-    let thp_kb = smaps
-        .lines()
-        .find_map(|l| l.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let thp_bytes = proc_bytes("/proc/self/smaps_rollup", "AnonHugePages:");
     let figures: Vec<String> = mops.iter_mut().map(|v| format!("{:.2}", median(v))).collect();
-    println!("@@ {} {thp_kb}", figures.join(" "));
+    println!("@@ {} {thp_bytes}", figures.join(" "));
 }
 
 /// Starts [`process_count`] fresh processes of this bench binary one after
@@ -869,15 +871,20 @@ fn processes(label: &str, n: u64) {
     let mut per_op = vec![Vec::with_capacity(count); CHILD_OPS.len()];
     let mut thp = Vec::with_capacity(count);
     for _ in 0..count {
-        let out = std::process::Command::new(&exe).env(CHILD_ENV, n.to_string()).output().expect("start a child");
-        assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+        // Not reporting to cargo-criterion: the child is no criterion run.
+        let out = std::process::Command::new(&exe)
+            .env(CHILD_ENV, n.to_string())
+            .env_remove("CARGO_CRITERION_PORT")
+            .output()
+            .expect("start a child");
+        assert!(out.status.success(), "child failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout);
         let line = text.lines().find_map(|l| l.strip_prefix("@@ ")).expect("the child's figures");
         let fields: Vec<f64> = line.split(' ').map(|x| x.parse().expect("a figure")).collect();
         for (op, v) in per_op.iter_mut().enumerate() {
             v.push(fields[op]);
         }
-        thp.push(fields[CHILD_OPS.len()] / 1024.0);
+        thp.push(fields[CHILD_OPS.len()] / 1e6);
     }
     eprintln!(
         "conn/{label} processes: {count} fresh processes, one after another, each with its own table; \
