@@ -832,12 +832,14 @@ fn rate(work: impl Fn(usize, u64)) -> f64 {
 /// each of [`CHILD_OPS`] over the same random keys as the criterion steps,
 /// 7 rounds of `3 * KEYS` calls each, the operations taking turns within a
 /// round in an order that rotates per round (a first round warms up and is
-/// dropped). Prints one line: the median M/s of each operation, then the
-/// bytes of the process on transparent huge pages.
+/// dropped). Prints one line: the median M/s of each operation, the bytes
+/// of the process on transparent huge pages, and the seconds the fill took
+/// (which include the first touch of every page of the table).
 fn child(n: u64) {
     let t0 = Instant::now();
     let mut svc = service();
     let table = filled(n, &mut svc, t0);
+    let fill_s = t0.elapsed().as_secs_f64();
     let tick = table.tick(t0);
     let hits = flows(&indexes(0x1234, 0, n));
     let mut mops = vec![Vec::new(); CHILD_OPS.len()];
@@ -857,7 +859,7 @@ fn child(n: u64) {
     }
     let thp_bytes = proc_bytes("/proc/self/smaps_rollup", "AnonHugePages:");
     let figures: Vec<String> = mops.iter_mut().map(|v| format!("{:.2}", median(v))).collect();
-    println!("@@ {} {thp_bytes}", figures.join(" "));
+    println!("@@ {} {thp_bytes} {fill_s:.2}", figures.join(" "));
 }
 
 /// Starts [`process_count`] fresh processes of this bench binary one after
@@ -870,6 +872,7 @@ fn processes(label: &str, n: u64) {
     let count = process_count();
     let mut per_op = vec![Vec::with_capacity(count); CHILD_OPS.len()];
     let mut thp = Vec::with_capacity(count);
+    let mut fill = Vec::with_capacity(count);
     for _ in 0..count {
         // Not reporting to cargo-criterion: the child is no criterion run.
         let out = std::process::Command::new(&exe)
@@ -885,11 +888,13 @@ fn processes(label: &str, n: u64) {
             v.push(fields[op]);
         }
         thp.push(fields[CHILD_OPS.len()] / 1e6);
+        fill.push(fields[CHILD_OPS.len() + 1]);
     }
     eprintln!(
         "conn/{label} processes: {count} fresh processes, one after another, each with its own table; \
-         M/s per process (median of 7 rounds), huge pages per process {} MB",
-        thp.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" ")
+         M/s per process (median of 7 rounds); huge pages per process {} MB; fill per process {} s",
+        thp.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" "),
+        fill.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(" "),
     );
     for (op, v) in per_op.iter().enumerate() {
         let each = v.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" ");
