@@ -97,6 +97,9 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// Pre-generated keys per run (a power of two).
 const KEYS: usize = 1 << 16;
 const BATCH: usize = 256;
+/// The seed of the hit keys, shared by the criterion steps and the
+/// children of [`processes`] so that both look up the same keys.
+const HIT_SEED: u64 = 0x1234;
 /// The first of the service's eight servers, 198.51.100.10 (the others
 /// follow it).
 const FIRST_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
@@ -737,12 +740,18 @@ struct Pair<'a> {
 
 /// Operations per timed run of [`paired`].
 fn paired_ops() -> u64 {
-    std::env::var("LVSKIT_CONN_BENCH_PAIRED_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_000_000)
+    env_or("LVSKIT_CONN_BENCH_PAIRED_OPS", 2_000_000)
 }
 
 /// Rounds of [`paired`].
 fn paired_rounds() -> usize {
-    std::env::var("LVSKIT_CONN_BENCH_PAIRED_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(7)
+    env_or("LVSKIT_CONN_BENCH_PAIRED_ROUNDS", 7).max(1)
+}
+
+/// The value of environment variable `name`, or `default` when it is unset
+/// or does not parse.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 /// The median of `v` (the mean of the middle two for an even count).
@@ -752,10 +761,16 @@ fn median(v: &mut [f64]) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
-/// `median [min-max]` of `v`.
-fn spread(v: &mut [f64]) -> String {
+/// The median, the least and the greatest of `v` (which it sorts).
+fn median_range(v: &mut [f64]) -> (f64, f64, f64) {
     let m = median(v);
-    format!("{m:.2}x [{:.2}-{:.2}]", v[0], v[v.len() - 1])
+    (m, v[0], v[v.len() - 1])
+}
+
+/// `median [min-max]` of the ratios `v`.
+fn spread(v: &mut [f64]) -> String {
+    let (m, lo, hi) = median_range(v);
+    format!("{m:.2}x [{lo:.2}-{hi:.2}]")
 }
 
 /// Measures the two ratios the goals name, two threads against one and
@@ -769,7 +784,7 @@ fn spread(v: &mut [f64]) -> String {
 /// the median throughputs.
 fn paired(label: &str, pairs: &[Pair<'_>]) {
     let ops = paired_ops();
-    let rounds = paired_rounds().max(1);
+    let rounds = paired_rounds();
     // (pair, ours?, threads) for each timed run.
     let runs: Vec<(usize, bool, u64)> =
         (0..pairs.len()).flat_map(|p| [(p, true, 1), (p, true, 2), (p, false, 1), (p, false, 2)]).collect();
@@ -808,7 +823,7 @@ fn paired(label: &str, pairs: &[Pair<'_>]) {
 
 /// Processes [`processes`] starts per size.
 fn process_count() -> usize {
-    std::env::var("LVSKIT_CONN_BENCH_PROCESSES").ok().and_then(|s| s.parse().ok()).unwrap_or(9).max(1)
+    env_or("LVSKIT_CONN_BENCH_PROCESSES", 9).max(1)
 }
 
 /// The environment variable that makes the bench binary a child of
@@ -821,7 +836,7 @@ const CHILD_OPS: [&str; 3] = ["lookup_hit", "lookup_hit_tick", "lookup_dest_hit"
 
 /// Millions of calls per second of `work` (see [`keys_work`]) over
 /// `3 * KEYS` calls: three passes over the `KEYS` keys.
-fn rate(work: impl Fn(usize, u64)) -> f64 {
+fn rate(work: &dyn Fn(usize, u64)) -> f64 {
     let calls = 3 * KEYS as u64;
     let start = Instant::now();
     work(0, calls);
@@ -841,17 +856,18 @@ fn child(n: u64) {
     let table = filled(n, &mut svc, t0);
     let fill_s = t0.elapsed().as_secs_f64();
     let tick = table.tick(t0);
-    let hits = flows(&indexes(0x1234, 0, n));
-    let mut mops = vec![Vec::new(); CHILD_OPS.len()];
+    let hits = flows(&indexes(HIT_SEED, 0, n));
+    let lookup = keys_work(|k| table.lookup(&hits[k], t0));
+    let lookup_tick = keys_work(|k| table.lookup(&hits[k], tick));
+    let lookup_dest = keys_work(|k| table.lookup_dest(&hits[k]));
+    // In `CHILD_OPS`'s order (one dynamic call per timed run, not per call).
+    let works: [&dyn Fn(usize, u64); CHILD_OPS.len()] = [&lookup, &lookup_tick, &lookup_dest];
+    let mut mops = vec![Vec::new(); works.len()];
     for round in 0..8 {
         // The operations take turns in an order that rotates per round.
-        for i in 0..CHILD_OPS.len() {
-            let op = (i + round) % CHILD_OPS.len();
-            let m = match op {
-                0 => rate(keys_work(|k| table.lookup(&hits[k], t0))),
-                1 => rate(keys_work(|k| table.lookup(&hits[k], tick))),
-                _ => rate(keys_work(|k| table.lookup_dest(&hits[k]))),
-            };
+        for i in 0..works.len() {
+            let op = (i + round) % works.len();
+            let m = rate(works[op]);
             if round > 0 {
                 mops[op].push(m);
             }
@@ -899,13 +915,10 @@ fn processes(label: &str, n: u64) {
     for (op, v) in per_op.iter().enumerate() {
         let each = v.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" ");
         let reached = v.iter().filter(|&&m| m >= 20.0).count();
-        let mut sorted = v.clone();
-        let med = median(&mut sorted);
+        let (med, lo, hi) = median_range(&mut v.clone());
         eprintln!(
-            "  {:<16} median {med:>5.1} M/s [{:.1}-{:.1}], {reached} of {count} at 20 M/s or more: {each}",
+            "  {:<16} median {med:>5.1} M/s [{lo:.1}-{hi:.1}], {reached} of {count} at 20 M/s or more: {each}",
             CHILD_OPS[op],
-            sorted[0],
-            sorted[sorted.len() - 1],
         );
     }
 }
@@ -919,7 +932,7 @@ fn bench(c: &mut Criterion) {
     for n in sizes() {
         let label = if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { n.to_string() };
         let t0 = Instant::now();
-        let hit_idx = indexes(0x1234, 0, n);
+        let hit_idx = indexes(HIT_SEED, 0, n);
         let miss_idx = indexes(0x9876, n, n);
         let hits = flows(&hit_idx);
         let miss_flows = flows(&miss_idx);

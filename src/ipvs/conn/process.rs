@@ -581,13 +581,12 @@ impl ConnTable {
 
     #[inline]
     fn forward_of<A: Addr>(&self, e: &Entry<A>, d: &Dest, created: bool, one_packet: bool) -> Forward {
-        let protocol = Protocol::from_number(e.proto).unwrap_or(Protocol::Tcp);
         Forward {
             client: e.caddr.socket(e.cport),
             virtual_addr: e.vaddr.socket(e.vport),
             dest: server_of(e, Some(d)),
             method: forward_method(e.flags, Some(d)),
-            state: ConnState::from_raw(protocol, e.state),
+            state: ConnState::from_stored(e.proto, e.state),
             created,
             one_packet,
             persistent: e.tref != NO_TEMPLATE,

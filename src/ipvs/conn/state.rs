@@ -98,11 +98,19 @@ impl ConnState {
     /// number `n`.
     ///
     /// A number the protocol does not define reads as its NONE state. One
-    /// load from [`BY_RAW`], with no branch on the protocol: every
+    /// load from [`BY_RAW`], with no branch on the `Protocol` value: every
     /// one-call look-up converts its entry's state.
     #[inline]
     pub(crate) fn from_raw(protocol: Protocol, n: u8) -> ConnState {
         BY_RAW[protocol as usize][n as usize]
+    }
+
+    /// [`from_raw`](Self::from_raw) for a stored entry, whose protocol is
+    /// kept as its IP protocol number (one the table carries; any other
+    /// reads as TCP).
+    #[inline]
+    pub(crate) fn from_stored(proto: u8, n: u8) -> ConnState {
+        Self::from_raw(Protocol::from_number(proto).unwrap_or(Protocol::Tcp), n)
     }
 }
 

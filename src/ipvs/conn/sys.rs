@@ -180,7 +180,8 @@ impl<T> Drop for SlotMem<T> {
     fn drop(&mut self) {
         if self.arena.is_none() {
             // SAFETY: `ptr` and `len` came from `Box::leak` of a `Box<[T]>`
-            // of `len` elements (`heap`), which nothing else frees; no reference from `deref` outlives `self`.
+            // of `len` elements (`heap`), which nothing else frees; no
+            // reference from `deref` outlives `self`.
             drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) });
         }
     }

@@ -494,13 +494,12 @@ impl ConnTable {
         dest: Option<&Dest>,
         now: u64,
     ) -> ConnEntry {
-        let protocol = Protocol::from_number(k.proto).unwrap_or(Protocol::Tcp);
         ConnEntry {
             protocol: k.proto,
             client: k.caddr.socket(k.cport),
             virtual_addr: k.vaddr.socket(k.vport),
             dest: server,
-            state: ConnState::from_raw(protocol, hit.state),
+            state: ConnState::from_stored(k.proto, hit.state),
             template: false,
             forward: Some(forward_method(hit.flags, dest)),
             expires_secs: secs_left(hit.due32(), now),
